@@ -1,0 +1,120 @@
+"""Residual blocks shared by every HRNet stage and head (official key names ``conv{1,2,3}``,
+``bn{1,2,3}``, ``downsample.{0,1}``)."""
+from __future__ import annotations
+
+from typing import Optional
+
+import torch.nn as nn
+import torch.utils.checkpoint as cp
+from mmcv.cnn import build_norm_layer
+from torch import Tensor
+
+
+def build_norm(norm_cfg: Optional[dict], num_features: int) -> nn.Module:
+    """Build a normalisation layer from an mmcv ``norm_cfg`` (default BN, momentum 0.1)."""
+    cfg = dict(type='BN', momentum=0.1) if norm_cfg is None else dict(norm_cfg)
+    return build_norm_layer(cfg, num_features)[1]
+
+
+def conv3x3(in_channels: int, out_channels: int, stride: int = 1) -> nn.Conv2d:
+    """3x3 convolution, padding 1, no bias (every conv in the HRNet body is bias-free)."""
+    return nn.Conv2d(in_channels, out_channels, 3, stride=stride, padding=1, bias=False)
+
+
+def conv1x1(in_channels: int, out_channels: int, stride: int = 1) -> nn.Conv2d:
+    """1x1 convolution without bias."""
+    return nn.Conv2d(in_channels, out_channels, 1, stride=stride, bias=False)
+
+
+class BasicBlock(nn.Module):
+    """3x3 -> BN -> ReLU -> 3x3 -> BN -> add -> ReLU.
+
+    Shapes: x (N, in_channels, H, W) -> (N, planes, H / stride, W / stride).
+    """
+
+    expansion = 1
+
+    def __init__(self, in_channels: int, planes: int, stride: int = 1,
+                 downsample: Optional[nn.Module] = None, *, norm_cfg: Optional[dict] = None,
+                 with_cp: bool = False) -> None:
+        super().__init__()
+        self.conv1 = conv3x3(in_channels, planes, stride)
+        self.bn1 = build_norm(norm_cfg, planes)
+        self.conv2 = conv3x3(planes, planes)
+        self.bn2 = build_norm(norm_cfg, planes)
+        self.relu = nn.ReLU(inplace=True)
+        self.downsample = downsample
+        self.with_cp = with_cp
+
+    def _residual(self, x: Tensor) -> Tensor:
+        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.bn2(self.conv2(out))
+        identity = x if self.downsample is None else self.downsample(x)
+        return out + identity
+
+    def forward(self, x: Tensor) -> Tensor:
+        if self.with_cp and x.requires_grad:
+            out = cp.checkpoint(self._residual, x, use_reentrant=False)
+        else:
+            out = self._residual(x)
+        return self.relu(out)
+
+
+class Bottleneck(nn.Module):
+    """1x1 -> BN -> ReLU -> 3x3 (stride) -> BN -> ReLU -> 1x1 (x4) -> BN -> add -> ReLU.
+
+    Shapes: x (N, in_channels, H, W) -> (N, 4 * planes, H / stride, W / stride).
+    """
+
+    expansion = 4
+
+    def __init__(self, in_channels: int, planes: int, stride: int = 1,
+                 downsample: Optional[nn.Module] = None, *, norm_cfg: Optional[dict] = None,
+                 with_cp: bool = False) -> None:
+        super().__init__()
+        self.conv1 = conv1x1(in_channels, planes)
+        self.bn1 = build_norm(norm_cfg, planes)
+        self.conv2 = conv3x3(planes, planes, stride)
+        self.bn2 = build_norm(norm_cfg, planes)
+        self.conv3 = conv1x1(planes, planes * self.expansion)
+        self.bn3 = build_norm(norm_cfg, planes * self.expansion)
+        self.relu = nn.ReLU(inplace=True)
+        self.downsample = downsample
+        self.with_cp = with_cp
+
+    def _residual(self, x: Tensor) -> Tensor:
+        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.relu(self.bn2(self.conv2(out)))
+        out = self.bn3(self.conv3(out))
+        identity = x if self.downsample is None else self.downsample(x)
+        return out + identity
+
+    def forward(self, x: Tensor) -> Tensor:
+        if self.with_cp and x.requires_grad:
+            out = cp.checkpoint(self._residual, x, use_reentrant=False)
+        else:
+            out = self._residual(x)
+        return self.relu(out)
+
+
+BLOCKS = {'BASIC': BasicBlock, 'BOTTLENECK': Bottleneck}
+BLOCKS_NAMES = tuple(BLOCKS)
+
+
+def make_res_layer(block: str, in_channels: int, planes: int, num_blocks: int, stride: int = 1,
+                   *, norm_cfg: Optional[dict] = None, with_cp: bool = False) -> nn.Sequential:
+    """Stack ``num_blocks`` blocks; block 0 gets a 1x1 conv + norm ``downsample`` when the shape
+    changes (official ``_make_layer`` / ``_make_one_branch``)."""
+    if block not in BLOCKS:
+        raise ValueError(f"block must be one of {sorted(BLOCKS)}, got '{block}'")
+    block_cls = BLOCKS[block]
+    out_channels = planes * block_cls.expansion
+    downsample = None
+    if stride != 1 or in_channels != out_channels:
+        downsample = nn.Sequential(conv1x1(in_channels, out_channels, stride),
+                                   build_norm(norm_cfg, out_channels))
+    layers = [block_cls(in_channels, planes, stride, downsample, norm_cfg=norm_cfg,
+                        with_cp=with_cp)]
+    layers += [block_cls(out_channels, planes, norm_cfg=norm_cfg, with_cp=with_cp)
+               for _ in range(1, num_blocks)]
+    return nn.Sequential(*layers)
