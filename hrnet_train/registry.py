@@ -43,7 +43,8 @@ METRICS = Registry(
     'metric', parent=MMENGINE_METRICS, locations=['hrnet_train.evaluation'], scope=SCOPE)
 EVALUATOR = Registry(
     'evaluator', parent=MMENGINE_EVALUATOR, locations=['hrnet_train.evaluation'], scope=SCOPE)
-HOOKS = Registry('hook', parent=MMENGINE_HOOKS, locations=['hrnet_train.engine'], scope=SCOPE)
+HOOKS = Registry('hook', parent=MMENGINE_HOOKS,
+                 locations=['hrnet_train.engine', 'hrnet_train.visualization'], scope=SCOPE)
 LOOPS = Registry('loop', parent=MMENGINE_LOOPS, locations=['hrnet_train.engine'], scope=SCOPE)
 RUNNERS = Registry('runner', parent=MMENGINE_RUNNERS, locations=['hrnet_train.engine'], scope=SCOPE)
 OPTIMIZERS = Registry(

@@ -1,0 +1,2 @@
+"""Metrics (mmengine BaseMetric) and the pure functions behind them."""
+from . import functional, metrics  # noqa: F401

@@ -1,2 +1,2 @@
-"""Models: backbone, necks, heads, losses and whole models."""
-from . import backbones, layers, utils  # noqa: F401
+"""Models. Importing the subpackages registers every component in ``MODELS``."""
+from . import backbones, data_preprocessors, detectors, heads, losses, necks  # noqa: F401

@@ -1,0 +1,7 @@
+"""Training hooks."""
+from .atomic_checkpoint_hook import AtomicCheckpointHook
+from .non_finite_loss_hook import NonFiniteLossError, NonFiniteLossHook
+from .preemption_checkpoint_hook import PreemptionCheckpointHook
+
+__all__ = ['AtomicCheckpointHook', 'NonFiniteLossError', 'NonFiniteLossHook',
+           'PreemptionCheckpointHook']

@@ -1,0 +1,13 @@
+# HRNet-W48 384x288 on COCO (leoxiaobin/deep-high-resolution-net.pytorch
+# experiments/coco/hrnet/w48_384x288_adam_lr1e-3.yaml). Official val2017 with detector boxes + flip:
+# see docs/pose.md for the table this reproduces.
+_base_ = [
+    '../_base_/models/hrnet-w48_topdown.py',
+    '../_base_/datasets/coco-keypoints_384x288.py',
+    '../_base_/schedules/adam_210e.py',
+    '../_base_/default_runtime.py',
+]
+model = dict(codec={{_base_.codec}})
+train_dataloader = dict(batch_size=24)  # per GPU, x 4 GPUs
+default_hooks = dict(checkpoint=dict(save_best='coco/AP', rule='greater'))
+auto_scale_lr = dict(base_batch_size=96)  # official 24 x 4

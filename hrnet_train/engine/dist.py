@@ -1,0 +1,54 @@
+"""Initialise ``torch.distributed`` on machines without CUDA (gloo).
+
+mmengine 0.10.7's ``init_dist`` calls ``torch.cuda.set_device`` for the pytorch and slurm
+launchers, which fails on CPU-only builds; the Runner calls :func:`init_cpu_dist` instead when
+CUDA is unavailable.
+"""
+from __future__ import annotations
+
+import datetime
+import os
+import subprocess
+import warnings
+
+import torch.distributed as torch_dist
+
+
+def init_cpu_dist(launcher: str, backend: str = 'gloo', port: int | None = None,
+                  **kwargs) -> None:
+    """Create the default process group for a CPU job.
+
+    Args:
+        launcher: ``'pytorch'`` (torchrun: RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT in the
+            environment), ``'slurm'`` (SLURM_PROCID, SLURM_NTASKS, SLURM_NODELIST; MASTER_PORT
+            or ``port``, default 29500) or ``'mpi'`` (OMPI_COMM_WORLD_RANK/SIZE plus MASTER_ADDR
+            and MASTER_PORT).
+        backend: process group backend; ``'nccl'`` is replaced by ``'gloo'`` with a warning.
+        port: master port for slurm.
+        **kwargs: ``init_process_group`` arguments; an integer ``timeout`` is in seconds.
+    """
+    if backend == 'nccl':
+        warnings.warn('nccl needs CUDA; using the gloo backend', stacklevel=2)
+        backend = 'gloo'
+    if isinstance(kwargs.get('timeout'), (int, float)):
+        kwargs['timeout'] = datetime.timedelta(seconds=kwargs['timeout'])
+    if launcher == 'slurm':
+        proc_id = int(os.environ['SLURM_PROCID'])
+        node_list = os.environ['SLURM_NODELIST']
+        if port is not None:
+            os.environ['MASTER_PORT'] = str(port)
+        os.environ.setdefault('MASTER_PORT', '29500')
+        if 'MASTER_ADDR' not in os.environ:
+            os.environ['MASTER_ADDR'] = subprocess.getoutput(
+                f'scontrol show hostname {node_list} | head -n1')
+        os.environ['WORLD_SIZE'] = os.environ['SLURM_NTASKS']
+        os.environ['LOCAL_RANK'] = os.environ.get('SLURM_LOCALID', '0')
+        os.environ['RANK'] = str(proc_id)
+    elif launcher == 'mpi':
+        os.environ['RANK'] = os.environ['OMPI_COMM_WORLD_RANK']
+        os.environ['WORLD_SIZE'] = os.environ['OMPI_COMM_WORLD_SIZE']
+        os.environ['LOCAL_RANK'] = os.environ.get('OMPI_COMM_WORLD_LOCAL_RANK', '0')
+        os.environ.setdefault('MASTER_PORT', '29500')
+    elif launcher != 'pytorch':
+        raise ValueError(f'launcher must be "pytorch", "slurm" or "mpi", got {launcher!r}')
+    torch_dist.init_process_group(backend=backend, **kwargs)

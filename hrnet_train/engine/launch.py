@@ -1,0 +1,50 @@
+"""Config handling shared by ``tools/train.py`` and ``tools/test.py``."""
+from __future__ import annotations
+
+import os.path as osp
+
+import torch
+from mmengine.config import Config
+
+YACS_SUFFIXES = ('.yaml', '.yml')
+
+
+def load_config(path: str) -> Config:
+    """Read a Python config, or convert an official HRNet yacs YAML experiment file.
+
+    Raises:
+        SystemExit: for a ``.yaml`` file when ``hrnet_train.utils.yacs_import`` is unavailable.
+    """
+    if path.lower().endswith(YACS_SUFFIXES):
+        try:
+            from hrnet_train.utils.yacs_import import yacs_to_config
+        except ImportError as exc:
+            raise SystemExit(
+                f'{path} looks like an official yacs experiment file, but the converter '
+                f'hrnet_train.utils.yacs_import.yacs_to_config is not available ({exc}). '
+                'Use a Python config from configs/ instead.') from exc
+        return yacs_to_config(path)
+    return Config.fromfile(path)
+
+
+def default_work_dir(config_path: str) -> str:
+    """``./work_dirs/<config file name without suffix>``."""
+    return osp.join('./work_dirs', osp.splitext(osp.basename(config_path))[0])
+
+
+def select_dist_backend(cfg: Config) -> None:
+    """Use gloo when CUDA is unavailable (nccl needs GPUs); otherwise keep the config's."""
+    if not torch.cuda.is_available():
+        env_cfg = cfg.setdefault('env_cfg', {})
+        dist_cfg = env_cfg.setdefault('dist_cfg', {})
+        dist_cfg['backend'] = 'gloo'
+
+
+def build_runner(cfg: Config):
+    """hrnet_train's :class:`~hrnet_train.engine.Runner`, unless the config sets ``runner_type``
+    (then that entry of ``RUNNERS`` builds it)."""
+    from hrnet_train.engine.runner import Runner
+    from hrnet_train.registry import RUNNERS
+    if 'runner_type' in cfg:
+        return RUNNERS.build(cfg)
+    return Runner.from_cfg(cfg)

@@ -1,0 +1,208 @@
+"""COCO keypoint AP for top-down pose estimation, as the official HRNet evaluation.
+
+Official recipe (REFERENCE §3.1, leoxiaobin/deep-high-resolution-net.pytorch:lib/dataset/coco.py
+``evaluate``): instance score = box score x mean of the keypoint scores above ``in_vis_thre`` (0.2),
+OKS-NMS at 0.9 per image with area = ``prod(scale * 200)`` (the padded box in pixels), then
+pycocotools ``COCOeval(iouType='keypoints')``.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import os.path as osp
+import tempfile
+from collections import OrderedDict
+from typing import Any, Optional, Sequence
+
+import numpy as np
+from mmengine.evaluator import BaseMetric
+from mmengine.logging import MMLogger, print_log
+
+from hrnet_train.registry import METRICS
+
+from ..functional.coco_eval import (evaluate_coco_results, format_coco_stats, load_coco_gt,
+                                    zero_coco_stats)
+from ..functional.nms import oks_nms, soft_oks_nms
+
+_SCORE_MODES = ('bbox', 'bbox_keypoint')
+_NMS_MODES = ('oks_nms', 'soft_oks_nms', 'none')
+
+
+def _to_numpy(x: Any) -> np.ndarray:
+    if hasattr(x, 'detach'):  # torch.Tensor
+        x = x.detach().cpu().numpy()
+    return np.asarray(x)
+
+
+@METRICS.register_module()
+class CocoKeypointMetric(BaseMetric):
+    """COCO keypoint AP/AR of top-down predictions (one person instance per data sample).
+
+    ``process`` reads from each flat data-sample dict:
+        img_id (int), id (int, instance id; duplicates within an image are dropped),
+        category_id (int, default 1), pred_keypoints (K, 2) image pixels, pred_keypoint_scores (K,),
+        bbox_score (float, default 1.0), bbox_scale (2,) padded box (w, h) in pixels, whose product
+        is the instance area for OKS-NMS (without it, the keypoint extent is used, as mmpose does).
+
+    Args:
+        ann_file: COCO keypoint GT json; required unless ``format_only``.
+        use_area: scale OKS by the GT ``area`` (True, COCO) or by ``0.53 * box area``.
+        score_mode: ``'bbox'`` (box score) or ``'bbox_keypoint'`` (box score x mean keypoint score
+            above ``keypoint_score_thr``, official).
+        keypoint_score_thr: official ``in_vis_thre`` for rescoring.
+        nms_mode: ``'oks_nms'``, ``'soft_oks_nms'`` or ``'none'``.
+        nms_thr: OKS threshold of the NMS (official 0.9).
+        format_only: only write ``<outfile_prefix>.keypoints.json`` and return ``{}``.
+        outfile_prefix: where to write the results json; None writes to a temporary directory.
+        collect_device: ``'cpu'`` or ``'gpu'``, see mmengine ``BaseMetric``.
+        prefix: key prefix; defaults to ``'coco'`` (``coco/AP`` ...).
+
+    Keypoint sigmas come from ``dataset_meta['sigmas']`` (COCO's 17 when absent).
+    """
+
+    default_prefix: Optional[str] = 'coco'
+
+    def __init__(self,
+                 ann_file: Optional[str] = None,
+                 *,
+                 use_area: bool = True,
+                 score_mode: str = 'bbox_keypoint',
+                 keypoint_score_thr: float = 0.2,
+                 nms_mode: str = 'oks_nms',
+                 nms_thr: float = 0.9,
+                 format_only: bool = False,
+                 outfile_prefix: Optional[str] = None,
+                 collect_device: str = 'cpu',
+                 prefix: Optional[str] = None) -> None:
+        super().__init__(collect_device=collect_device, prefix=prefix)
+        if score_mode not in _SCORE_MODES:
+            raise ValueError(f'score_mode: expected one of {_SCORE_MODES}, got {score_mode!r}')
+        if nms_mode not in _NMS_MODES:
+            raise ValueError(f'nms_mode: expected one of {_NMS_MODES}, got {nms_mode!r}')
+        if format_only and outfile_prefix is None:
+            raise ValueError('outfile_prefix: required when format_only=True')
+        if ann_file is None and not format_only:
+            raise ValueError(
+                'ann_file: a COCO keypoint GT json is required unless format_only=True')
+        self.ann_file = ann_file
+        self.use_area = use_area
+        self.score_mode = score_mode
+        self.keypoint_score_thr = keypoint_score_thr
+        self.nms_mode = nms_mode
+        self.nms_thr = nms_thr
+        self.format_only = format_only
+        self.outfile_prefix = outfile_prefix
+        self._coco = None  # GT is loaded on first evaluation, so building a config reads no file
+
+    def process(self, data_batch: Any, data_samples: Sequence[dict]) -> None:
+        """Store one record per data sample (see the class docstring for the keys read)."""
+        for sample in data_samples:
+            for key in ('img_id', 'id', 'pred_keypoints', 'pred_keypoint_scores'):
+                if key not in sample:
+                    raise KeyError(f'{type(self).__name__}.process: data sample lacks {key!r}')
+            keypoints = _to_numpy(sample['pred_keypoints']).astype(np.float64)
+            scores = _to_numpy(sample['pred_keypoint_scores']).astype(np.float64)
+            if keypoints.ndim == 3 and keypoints.shape[0] == 1:  # (1, K, 2) instance-batched
+                keypoints, scores = keypoints[0], scores.reshape(-1)
+            if (keypoints.ndim != 2 or keypoints.shape[1] != 2
+                    or scores.shape != keypoints.shape[:1]):
+                raise ValueError('pred_keypoints / pred_keypoint_scores: expected (K, 2) and '
+                                 f'(K,), got {keypoints.shape} and {scores.shape}')
+            if 'bbox_scale' in sample:
+                area = float(np.prod(_to_numpy(sample['bbox_scale'])))
+            else:
+                extent = keypoints.max(axis=0) - keypoints.min(axis=0)
+                area = float(extent[0] * extent[1])
+            self.results.append(
+                dict(
+                    img_id=int(_to_numpy(sample['img_id'])),
+                    id=int(_to_numpy(sample['id'])),
+                    category_id=int(_to_numpy(sample.get('category_id', 1))),
+                    keypoints=keypoints,
+                    keypoint_scores=scores,
+                    bbox_score=float(_to_numpy(sample.get('bbox_score', 1.0))),
+                    area=area))
+
+    def _instance_score(self, rec: dict) -> float:
+        if self.score_mode == 'bbox':
+            return rec['bbox_score']
+        kpt_scores = rec['keypoint_scores']
+        valid = kpt_scores[kpt_scores > self.keypoint_score_thr]
+        # official: mean over the confident keypoints, 0 if there is none
+        return rec['bbox_score'] * (float(valid.mean()) if valid.size else 0.0)
+
+    def _select(self, records: list[dict]) -> list[dict]:
+        """Per-image NMS; ``records`` holds the instances of one image."""
+        if self.nms_mode == 'none' or len(records) == 0:
+            return records
+        keypoints = np.stack([np.concatenate([r['keypoints'], r['keypoint_scores'][:, None]], 1)
+                              for r in records])  # (N, K, 3)
+        scores = np.array([r['score'] for r in records])
+        areas = np.array([r['area'] for r in records])
+        sigmas = (self.dataset_meta or {}).get('sigmas')
+        nms = oks_nms if self.nms_mode == 'oks_nms' else soft_oks_nms
+        keep = nms(keypoints, scores, areas, self.nms_thr, sigmas=sigmas)
+        return [records[i] for i in keep]
+
+    def results_to_coco(self, results: list[dict]) -> list[dict]:
+        """Rescore, deduplicate and NMS the processed records; return COCO keypoint results.
+
+        Returns:
+            list of ``{'image_id', 'category_id', 'keypoints': 3K floats (x, y, score),
+            'score'}``, grouped by image in order of first appearance.
+        """
+        by_image: dict[int, list[dict]] = OrderedDict()
+        for rec in results:
+            by_image.setdefault(rec['img_id'], []).append(rec)
+        coco_results = []
+        for recs in by_image.values():
+            # Sort by instance id and drop repeats (samples padded by the distributed sampler).
+            recs = sorted(recs, key=lambda r: r['id'])
+            recs = [r for i, r in enumerate(recs) if i == 0 or r['id'] != recs[i - 1]['id']]
+            for rec in recs:
+                rec['score'] = self._instance_score(rec)
+            for rec in self._select(recs):
+                kpts = np.concatenate([rec['keypoints'], rec['keypoint_scores'][:, None]], axis=1)
+                coco_results.append(
+                    dict(
+                        image_id=rec['img_id'],
+                        category_id=rec['category_id'],
+                        keypoints=kpts.reshape(-1).tolist(),
+                        score=float(rec['score'])))
+        return coco_results
+
+    def compute_metrics(self, results: list) -> dict[str, float]:
+        """Write ``<prefix>.keypoints.json`` and evaluate it with pycocotools ``COCOeval``."""
+        logger: MMLogger = MMLogger.get_current_instance()
+        coco_results = self.results_to_coco(results)
+
+        tmp_dir = None
+        if self.outfile_prefix is None:
+            tmp_dir = tempfile.TemporaryDirectory()
+            outfile_prefix = osp.join(tmp_dir.name, 'results')
+        else:
+            outfile_prefix = self.outfile_prefix
+            os.makedirs(osp.dirname(osp.abspath(outfile_prefix)), exist_ok=True)
+        res_file = f'{outfile_prefix}.keypoints.json'
+        try:
+            with open(res_file, 'w', encoding='utf-8') as f:
+                json.dump(coco_results, f)
+            if self.format_only:
+                logger.info(f'{type(self).__name__}: results written to {res_file}')
+                return {}
+            if not coco_results:
+                print_log(f'{type(self).__name__}: no predictions to evaluate; every stat is 0',
+                          logger='current', level=logging.WARNING)
+                return dict(zero_coco_stats('keypoints'))
+            if self._coco is None:
+                self._coco = load_coco_gt(self.ann_file)
+            sigmas = (self.dataset_meta or {}).get('sigmas')
+            stats = evaluate_coco_results(
+                self._coco, res_file, 'keypoints', sigmas, use_area=self.use_area)
+        finally:
+            if tmp_dir is not None:
+                tmp_dir.cleanup()
+        logger.info(f'{type(self).__name__} ({len(coco_results)} results):\n'
+                    f'{format_coco_stats(stats)}')
+        return OrderedDict(stats)

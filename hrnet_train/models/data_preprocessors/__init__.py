@@ -1,0 +1,4 @@
+"""Model data preprocessors (normalisation, padding, batching on the device)."""
+from .seg_data_preprocessor import SegDataPreprocessor
+
+__all__ = ['SegDataPreprocessor']

@@ -1,0 +1,277 @@
+"""Semantic segmentation model: backbone, neck, decode head; whole/slide/TTA inference."""
+from __future__ import annotations
+
+import math
+from typing import Optional, Sequence, Union
+
+import torch
+import torch.nn.functional as F
+from mmengine.model import BaseModel
+from mmengine.structures import BaseDataElement
+from torch import Tensor, nn
+
+from hrnet_train.registry import MODELS
+
+_TEST_CFG_KEYS = frozenset({'mode', 'crop_size', 'stride', 'scales', 'flip', 'tta_combine'})
+
+
+def _pair_of_positive_ints(value, key: str) -> tuple[int, int]:
+    if (not isinstance(value, (tuple, list)) or len(value) != 2
+            or not all(isinstance(v, int) and v > 0 for v in value)):
+        raise ValueError(f'test_cfg.{key} must be a (width, height) pair of positive ints, '
+                         f'got {value!r}')
+    return int(value[0]), int(value[1])
+
+
+def slide_windows(size: tuple[int, int], crop_size: tuple[int, int],
+                  stride: tuple[int, int]) -> list[tuple[int, int, int, int]]:
+    """Sliding-window grid of the official / mmseg slide inference.
+
+    Windows start every ``stride`` pixels; the last window of a row/column is snapped back so
+    that it ends at the border; a window is never larger than the image.
+
+    Args:
+        size: image (H, W) in pixels.
+        crop_size: window (width, height) in pixels.
+        stride: step (width, height) in pixels.
+
+    Returns:
+        list of (y1, y2, x1, x2) pixel bounds, end exclusive, row-major.
+    """
+    h, w = size
+    crop_w, crop_h = crop_size
+    stride_w, stride_h = stride
+    rows = max(math.ceil((h - crop_h) / stride_h), 0) + 1
+    cols = max(math.ceil((w - crop_w) / stride_w), 0) + 1
+    windows = []
+    for r in range(rows):
+        for c in range(cols):
+            y2 = min(r * stride_h + crop_h, h)
+            x2 = min(c * stride_w + crop_w, w)
+            windows.append((max(y2 - crop_h, 0), y2, max(x2 - crop_w, 0), x2))
+    return windows
+
+
+@MODELS.register_module()
+class EncoderDecoder(BaseModel):
+    """HRNetV2 segmentation model (also any backbone/neck/head triple producing logits).
+
+    Data flow: ``data_preprocessor`` -> ``backbone`` (list of branches) -> ``neck`` (e.g.
+    ``HRNetV2Concat``) -> ``decode_head`` (e.g. ``SegHead``) -> logits (N, K, H/4, W/4) with K
+    the number of classes. The losses upsample the logits to the label size.
+
+    Args:
+        backbone: backbone config, e.g. ``dict(type='HRNet', arch='w48', ...)``.
+        decode_head: head config; the head must expose ``num_classes``.
+        neck: optional neck config.
+        loss: one loss config or a list of them; default ``dict(type='CrossEntropyLoss')``.
+            Each loss module must expose ``loss_name`` (its key in the loss dict) and
+            ``ignore_index`` (the first loss's is used for ``acc_seg``).
+        data_preprocessor: config or module; default ``SegDataPreprocessor`` (ImageNet
+            mean/std, pad image 0 / label 255).
+        test_cfg: inference options, all optional:
+            ``mode``: ``'whole'`` (default) or ``'slide'``.
+            ``crop_size``, ``stride``: slide window and step, **(width, height)** pixels.
+            ``scales``: list of image scale factors for multi-scale testing (default [1.0]).
+            ``flip``: also run the horizontally flipped image.
+            ``tta_combine``: how views are combined when there is more than one:
+            ``'softmax'`` (default; mean of per-view softmax probabilities, as mmseg TTA) or
+            ``'exp_sum'`` (official HRNet ``multi_scale_inference``: flip-averaged logits,
+            ``exp``, upsampled to the input and summed over scales). With a single view the
+            logits are used directly.
+        align_corners: for resizing logits to the input / original image size.
+        init_cfg: mmengine init config.
+
+    Modes of ``forward(inputs, data_samples, mode)``:
+        ``'loss'``: dict of losses (``loss_name`` of every loss) and ``acc_seg`` (pixel accuracy
+        in [0, 1] over the non-ignored pixels, not back-propagated).
+        ``'predict'``: the data samples with ``pred_seg_map`` (H, W) int64 at the original image
+        size (``ori_shape``), after removing the batch padding (``img_shape``).
+        ``'tensor'``: logits (N, K, H/4, W/4) straight from the head.
+    """
+
+    def __init__(self, backbone: dict, decode_head: dict, *, neck: Optional[dict] = None,
+                 loss: Union[dict, Sequence[dict], None] = None,
+                 data_preprocessor: Union[dict, nn.Module, None] = None,
+                 test_cfg: Optional[dict] = None, align_corners: bool = False,
+                 init_cfg: Union[dict, list, None] = None) -> None:
+        if data_preprocessor is None:
+            data_preprocessor = dict(type='SegDataPreprocessor')
+        if isinstance(data_preprocessor, dict):
+            # Built here from the hrnet_train registry: BaseModel would use mmengine's registry,
+            # which only finds our classes inside a Runner's default scope.
+            data_preprocessor = MODELS.build(data_preprocessor)
+        super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+        self.backbone = MODELS.build(backbone)
+        self.neck = MODELS.build(neck) if neck is not None else None
+        self.decode_head = MODELS.build(decode_head)
+        if not hasattr(self.decode_head, 'num_classes'):
+            raise ValueError(f'decode_head {decode_head.get("type")} must expose num_classes')
+        self.num_classes = int(self.decode_head.num_classes)
+
+        if loss is None:
+            loss = dict(type='CrossEntropyLoss')
+        loss_cfgs = [loss] if isinstance(loss, dict) else list(loss)
+        if not loss_cfgs:
+            raise ValueError('loss must be a loss config or a non-empty list of them')
+        self.losses = nn.ModuleList(MODELS.build(cfg) for cfg in loss_cfgs)
+        names = [getattr(m, 'loss_name', None) for m in self.losses]
+        if None in names or len(set(names)) != len(names):
+            raise ValueError(f'every loss needs a distinct loss_name, got {names}')
+        self.ignore_index = int(getattr(self.losses[0], 'ignore_index', 255))
+
+        self.align_corners = align_corners
+        self._parse_test_cfg(test_cfg or {})
+
+    def _parse_test_cfg(self, cfg: dict) -> None:
+        unknown = set(cfg) - _TEST_CFG_KEYS
+        if unknown:
+            raise ValueError(f'unknown test_cfg keys {sorted(unknown)}; '
+                             f'expected a subset of {sorted(_TEST_CFG_KEYS)}')
+        self.test_mode = cfg.get('mode', 'whole')
+        if self.test_mode not in ('whole', 'slide'):
+            raise ValueError(f"test_cfg.mode must be 'whole' or 'slide', got {self.test_mode!r}")
+        self.crop_size = self.stride = None
+        if self.test_mode == 'slide':
+            if 'crop_size' not in cfg or 'stride' not in cfg:
+                raise ValueError("test_cfg.mode='slide' needs crop_size and stride (width, height)")
+            self.crop_size = _pair_of_positive_ints(cfg['crop_size'], 'crop_size')
+            self.stride = _pair_of_positive_ints(cfg['stride'], 'stride')
+        scales = cfg.get('scales') or [1.0]
+        if not all(isinstance(s, (int, float)) and s > 0 for s in scales):
+            raise ValueError(f'test_cfg.scales must be positive numbers, got {scales!r}')
+        self.test_scales = tuple(float(s) for s in scales)
+        self.test_flip = bool(cfg.get('flip', False))
+        self.tta_combine = cfg.get('tta_combine', 'softmax')
+        if self.tta_combine not in ('softmax', 'exp_sum'):
+            raise ValueError("test_cfg.tta_combine must be 'softmax' or 'exp_sum', "
+                             f'got {self.tta_combine!r}')
+
+    # ------------------------------------------------------------------ network
+    def extract_logits(self, inputs: Tensor) -> Tensor:
+        """(N, 3, H, W) normalised images -> (N, K, H/4, W/4) logits."""
+        feats = self.backbone(inputs)
+        if self.neck is not None:
+            feats = self.neck(feats)
+        return self.decode_head(feats)
+
+    def forward(self, inputs: Tensor, data_samples: Optional[list] = None,
+                mode: str = 'tensor'):
+        if mode == 'loss':
+            return self.loss(inputs, data_samples)
+        if mode == 'predict':
+            return self.predict(inputs, data_samples)
+        if mode == 'tensor':
+            return self.extract_logits(inputs)
+        raise ValueError(f"mode must be 'loss', 'predict' or 'tensor', got {mode!r}")
+
+    # ------------------------------------------------------------------ training
+    @staticmethod
+    def _stack_labels(data_samples: Sequence[BaseDataElement]) -> Tensor:
+        maps = []
+        for sample in data_samples:
+            if 'gt_seg_map' not in sample:
+                raise KeyError('loss mode needs data samples with a gt_seg_map field')
+            seg = sample.gt_seg_map
+            seg = seg.data if hasattr(seg, 'data') else seg
+            seg = torch.as_tensor(seg)
+            maps.append(seg[0] if seg.dim() == 3 else seg)  # (H, W)
+        if len({tuple(m.shape) for m in maps}) != 1:
+            raise ValueError(
+                f'gt_seg_map sizes differ within the batch ({[tuple(m.shape) for m in maps]}); '
+                'run the SegDataPreprocessor with training=True to pad them')
+        return torch.stack(maps).long()  # (N, H, W)
+
+    def loss(self, inputs: Tensor, data_samples: Sequence[BaseDataElement]) -> dict:
+        labels = self._stack_labels(data_samples).to(inputs.device)
+        logits = self.extract_logits(inputs)
+        losses = {m.loss_name: m(logits, labels) for m in self.losses}
+        with torch.no_grad():
+            up = F.interpolate(logits.detach(), size=labels.shape[-2:], mode='bilinear',
+                               align_corners=self.align_corners)
+            valid = labels != self.ignore_index
+            correct = (up.argmax(1) == labels) & valid
+            losses['acc_seg'] = correct.sum().float() / valid.sum().clamp(min=1).float()
+        return losses
+
+    # ------------------------------------------------------------------ inference
+    def _whole_logits(self, inputs: Tensor) -> Tensor:
+        """(N, 3, H, W) -> (N, K, H, W) logits resized to the input."""
+        logits = self.extract_logits(inputs)
+        if logits.shape[-2:] != inputs.shape[-2:]:
+            logits = F.interpolate(logits, size=inputs.shape[-2:], mode='bilinear',
+                                   align_corners=self.align_corners)
+        return logits
+
+    def _slide_logits(self, inputs: Tensor) -> Tensor:
+        """(N, 3, H, W) -> (N, K, H, W) logits averaged over overlapping windows."""
+        n, _, h, w = inputs.shape
+        logits = inputs.new_zeros((n, self.num_classes, h, w))
+        count = inputs.new_zeros((1, 1, h, w))
+        for y1, y2, x1, x2 in slide_windows((h, w), self.crop_size, self.stride):
+            logits[:, :, y1:y2, x1:x2] += self._whole_logits(inputs[:, :, y1:y2, x1:x2])
+            count[:, :, y1:y2, x1:x2] += 1
+        return logits / count
+
+    def _single_view_logits(self, inputs: Tensor) -> Tensor:
+        if self.test_mode == 'slide':
+            return self._slide_logits(inputs)
+        return self._whole_logits(inputs)
+
+    def inference(self, inputs: Tensor) -> Tensor:
+        """Class scores at the (padded) input size, after multi-scale / flip TTA.
+
+        Args:
+            inputs: (N, 3, H, W) normalised images.
+
+        Returns:
+            (N, K, H, W): logits for a single view; otherwise softmax probabilities averaged
+            over views (``tta_combine='softmax'``) or the official sum over scales of
+            exp(flip-averaged logits) (``'exp_sum'``). The argmax is the prediction in all cases.
+        """
+        h, w = inputs.shape[-2:]
+        views_per_scale = 2 if self.test_flip else 1
+        if len(self.test_scales) == 1 and self.test_scales[0] == 1.0 and views_per_scale == 1:
+            return self._single_view_logits(inputs)
+
+        total = None
+        for scale in self.test_scales:
+            x = inputs
+            if scale != 1.0:
+                size = (int(h * scale + 0.5), int(w * scale + 0.5))  # official rounding
+                # The official code resizes the normalised image with cv2 INTER_LINEAR, which
+                # is half-pixel aligned: align_corners=False.
+                x = F.interpolate(inputs, size=size, mode='bilinear', align_corners=False)
+            view_logits = [self._single_view_logits(x)]
+            if self.test_flip:
+                view_logits.append(self._single_view_logits(x.flip(-1)).flip(-1))
+            if self.tta_combine == 'softmax':
+                score = sum(v.softmax(dim=1) for v in view_logits)
+            else:
+                score = (sum(view_logits) / len(view_logits)).exp()
+            if score.shape[-2:] != (h, w):
+                score = F.interpolate(score, size=(h, w), mode='bilinear',
+                                      align_corners=self.align_corners)
+            total = score if total is None else total + score
+        if self.tta_combine == 'softmax':
+            total = total / (len(self.test_scales) * views_per_scale)
+        return total
+
+    def predict(self, inputs: Tensor,
+                data_samples: Optional[Sequence[BaseDataElement]] = None) -> list:
+        n, _, h, w = inputs.shape
+        if data_samples is None:
+            data_samples = [BaseDataElement(metainfo=dict(img_shape=(h, w), ori_shape=(h, w)))
+                            for _ in range(n)]
+        if len(data_samples) != n:
+            raise ValueError(f'got {len(data_samples)} data samples for a batch of {n}')
+        scores = self.inference(inputs)
+        for i, sample in enumerate(data_samples):
+            img_h, img_w = tuple(sample.metainfo.get('img_shape', (h, w)))[:2]
+            ori_h, ori_w = tuple(sample.metainfo.get('ori_shape', (img_h, img_w)))[:2]
+            score = scores[i:i + 1, :, :img_h, :img_w]  # drop the batch padding
+            if (img_h, img_w) != (ori_h, ori_w):
+                score = F.interpolate(score, size=(ori_h, ori_w), mode='bilinear',
+                                      align_corners=self.align_corners)
+            sample.pred_seg_map = score[0].argmax(dim=0).long()  # (H_ori, W_ori)
+        return list(data_samples)

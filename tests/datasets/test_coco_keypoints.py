@@ -1,0 +1,213 @@
+import json
+import os.path as osp
+
+import cv2
+import numpy as np
+import pytest
+
+from hrnet_train.codecs import MSRAHeatmap
+from hrnet_train.datasets import CocoKeypointDataset
+from hrnet_train.registry import DATASETS
+
+DATA_ROOT = osp.join(osp.dirname(__file__), '..', '..', 'data', 'coco_tiny')
+ANN = 'annotations/test_coco.json'
+DET = 'person_detection_results/test_coco_det_AP_H_56.json'  # relative to DATA_ROOT
+INPUT_SIZE, HEATMAP_SIZE = (192, 256), (48, 64)
+
+
+def _coco(**kwargs):
+    return CocoKeypointDataset(ANN, data_root=DATA_ROOT, data_prefix=dict(img='val2017'), **kwargs)
+
+
+def _load(name):
+    with open(osp.join(DATA_ROOT, name)) as f:
+        return json.load(f)
+
+
+def _pipeline(*, train):
+    aug = [dict(type='RandomFlip'), dict(type='RandomHalfBody'),
+           dict(type='RandomBBoxTransform')] if train else []
+    return [dict(type='LoadImage'), dict(type='GetBBoxCenterScale'), *aug,
+            dict(type='TopdownAffine', input_size=INPUT_SIZE),
+            dict(type='GenerateTarget', encoder=dict(
+                type='MSRAHeatmap', input_size=INPUT_SIZE, heatmap_size=HEATMAP_SIZE, sigma=2.)),
+            dict(type='PackPoseInputs')]
+
+
+def test_gt_instances_counted_from_json():
+    coco = _load(ANN)
+    expected = [a for a in coco['annotations']
+                if not a['iscrowd'] and max(a['keypoints'][2::3]) > 0]
+    assert len(expected) == 12
+    ds = DATASETS.build(dict(type='CocoKeypointDataset', ann_file=ANN, data_root=DATA_ROOT,
+                             data_prefix=dict(img='val2017')))
+    assert len(ds) == 12
+    assert sorted(ds.get_data_info(i)['id'] for i in range(12)) == sorted(a['id'] for a in expected)
+
+    info = next(ds.get_data_info(i) for i in range(12) if ds.get_data_info(i)['id'] == 442619)
+    ann = next(a for a in expected if a['id'] == 442619)
+    img = next(i for i in coco['images'] if i['id'] == ann['image_id'])
+    assert info['img_path'] == osp.join(DATA_ROOT, 'val2017', img['file_name'])
+    assert osp.isfile(info['img_path'])
+    assert info['img_id'] == 785 and info['category_id'] == 1 and info['bbox_score'] == 1.0
+    x, y, w, h = ann['bbox']  # [280.79, 44.73, 218.7, 346.68]: official clip x2 = x + w - 1
+    np.testing.assert_allclose(info['bbox'], [x, y, x + w - 1, y + h - 1], rtol=1e-6)
+    assert info['bbox'].dtype == np.float32 and info['bbox'].shape == (4,)
+    kpts = np.array(ann['keypoints'], dtype=np.float32).reshape(17, 3)
+    np.testing.assert_array_equal(info['keypoints'], kpts[:, :2])
+    np.testing.assert_array_equal(info['keypoints_visible'], (kpts[:, 2] > 0).astype(np.float32))
+    assert info['keypoints'].shape == (17, 2) and info['keypoints_visible'].dtype == np.float32
+    assert info['num_keypoints'] == 17 and info['iscrowd'] == 0
+    assert info['area'] == pytest.approx(ann['area'])
+    assert info['flip_indices'] == [0, 2, 1, 4, 3, 6, 5, 8, 7, 10, 9, 12, 11, 14, 13, 16, 15]
+    assert info['upper_body_ids'] == list(range(11))
+    assert info['lower_body_ids'] == list(range(11, 17))
+    np.testing.assert_array_equal(info['joint_weights'], np.ones(17))
+
+
+def test_coco_metainfo():
+    meta = _coco().metainfo
+    assert meta['dataset_name'] == 'coco' and meta['num_keypoints'] == 17
+    assert meta['keypoint_names'][0] == 'nose' and meta['keypoint_names'][16] == 'right_ankle'
+    np.testing.assert_allclose(meta['sigmas'][[0, 5, 11, 16]], [.026, .079, .107, .089])
+    # skeleton = COCO categories' 1-based pairs minus one
+    cat = _load(ANN)['categories'][0]
+    assert meta['skeleton'] == [[a - 1, b - 1] for a, b in cat['skeleton']]
+    assert meta['keypoint_names'] == cat['keypoints']
+
+
+@pytest.mark.parametrize('thr', [0.0, 0.3, 0.9])
+def test_detector_boxes_counted_from_json(thr):
+    dets = _load(DET)
+    img_ids = {i['id'] for i in _load(ANN)['images']}
+    expected = [d for d in dets
+                if d['score'] >= thr and d['category_id'] == 1 and d['image_id'] in img_ids]
+    ds = _coco(bbox_file=osp.join(DATA_ROOT, DET), det_score_thr=thr, test_mode=True)
+    assert len(ds) == len(expected)
+    if thr == 0.0:
+        assert len(ds) == 118
+    info = ds.get_data_info(0)
+    x, y, w, h = expected[0]['bbox']
+    np.testing.assert_allclose(info['bbox'], [x, y, x + w, y + h], rtol=1e-6)
+    assert info['bbox_score'] == pytest.approx(expected[0]['score'])
+    assert [ds.get_data_info(i)['id'] for i in range(len(ds))] == list(range(len(ds)))
+    np.testing.assert_array_equal(info['keypoints'], np.zeros((17, 2)))
+
+
+def test_use_gt_bbox_overrides_bbox_file():
+    assert len(_coco(bbox_file=osp.join(DATA_ROOT, DET), use_gt_bbox=True)) == 12
+
+
+def test_full_pipeline_on_real_images():
+    ds = _coco(pipeline=_pipeline(train=False), test_mode=True)
+    for i in range(len(ds)):
+        out = ds[i]
+        inputs, sample = out['inputs'], out['data_samples']
+        assert inputs.shape == (3, 256, 192) and str(inputs.dtype) == 'torch.uint8'
+        assert tuple(sample.gt_heatmaps.shape) == (17, 64, 48)
+        # decoding the target gives back the input-space keypoints (MSRA rounding: <= 2 px)
+        weights = sample.keypoint_weights.numpy()
+        visible = sample.gt_keypoints_visible > 0
+        assert (weights[~visible] == 0).all()
+        decoded, _ = MSRAHeatmap(INPUT_SIZE, HEATMAP_SIZE, 2.).decode(sample.gt_heatmaps.numpy())
+        on = weights > 0
+        inside = on & (sample.gt_keypoints >= 0).all(1) & \
+            (sample.gt_keypoints <= np.array(INPUT_SIZE) - 1).all(1)
+        assert np.abs(decoded[inside] - sample.gt_keypoints[inside]).max() <= 2.0 + 1e-4
+    ds = _coco(pipeline=_pipeline(train=True))
+    np.random.seed(0)
+    for i in range(len(ds)):
+        assert tuple(ds[i]['data_samples'].gt_heatmaps.shape) == (17, 64, 48)
+
+
+def _write_custom(tmp_path, num_kpts, *, anns=None):
+    img_dir = tmp_path / 'imgs'
+    img_dir.mkdir(exist_ok=True)
+    cv2.imwrite(str(img_dir / 'a.png'), np.full((120, 100, 3), 128, np.uint8))
+    kpts = []
+    for k in range(num_kpts):
+        kpts += [20. + 10 * k, 30. + 5 * k, 2]
+    if anns is None:
+        anns = [dict(id=7, image_id=1, category_id=1, bbox=[10, 20, 60, 70], area=4200.,
+                     iscrowd=0, num_keypoints=num_kpts, keypoints=kpts),
+                dict(id=8, image_id=1, category_id=1, bbox=[0, 0, 5, 5], area=25., iscrowd=0,
+                     num_keypoints=0, keypoints=[0] * (3 * num_kpts)),
+                dict(id=9, image_id=1, category_id=1, bbox=[0, 0, 5, 5], area=25., iscrowd=0)]
+    coco = dict(images=[dict(id=1, file_name='a.png', width=100, height=120)],
+                annotations=anns,
+                categories=[dict(id=1, name='thing', keypoints=[f'k{i}' for i in range(5)])])
+    path = tmp_path / 'ann.json'
+    path.write_text(json.dumps(coco))
+    return path
+
+
+CUSTOM_META = dict(dataset_name='five', keypoint_names=['a', 'l1', 'r1', 'l2', 'r2'],
+                   flip_indices=[0, 2, 1, 4, 3], sigmas=[0.05] * 5, upper_body_ids=[0, 1, 2],
+                   lower_body_ids=[3, 4])
+
+
+def test_custom_keypoint_set(tmp_path):
+    ann = _write_custom(tmp_path, 5)
+    ds = CocoKeypointDataset(str(ann), data_prefix=dict(img=str(tmp_path / 'imgs')),
+                             metainfo=CUSTOM_META, pipeline=_pipeline(train=False))
+    meta = ds.metainfo
+    assert meta['num_keypoints'] == 5 and meta['dataset_name'] == 'five'
+    np.testing.assert_array_equal(meta['joint_weights'], np.ones(5))
+    assert meta['skeleton'] == []  # nothing inherited from COCO
+    assert len(ds) == 1  # id 8 has no labelled keypoint, id 9 no keypoints at all
+    info = ds.get_data_info(0)
+    assert info['keypoints'].shape == (5, 2) and info['flip_indices'] == [0, 2, 1, 4, 3]
+    # clipped like the official code: x2 = min(W - 1, x1 + w - 1)
+    np.testing.assert_allclose(info['bbox'], [10, 20, 69, 89])
+    out = ds[0]
+    assert tuple(out['data_samples'].gt_heatmaps.shape) == (5, 64, 48)
+    assert out['data_samples'].keypoint_weights.tolist() == [1.] * 5
+
+
+def test_box_clipped_to_image_and_empty_box_skipped(tmp_path):
+    kp = [50, 50, 2, 60, 60, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0]
+    anns = [dict(id=1, image_id=1, bbox=[-10, 100, 200, 50], area=10., iscrowd=0, keypoints=kp),
+            dict(id=2, image_id=1, bbox=[10, 10, 20, 20], area=0., iscrowd=0, keypoints=kp),
+            dict(id=3, image_id=1, bbox=[10, 10, 20, 20], area=5., iscrowd=1, keypoints=kp)]
+    ann = _write_custom(tmp_path, 5, anns=anns)
+    ds = CocoKeypointDataset(str(ann), data_prefix=dict(img=''), metainfo=CUSTOM_META)
+    assert len(ds) == 1
+    np.testing.assert_allclose(ds.get_data_info(0)['bbox'], [0, 100, 99, 119])
+
+
+def test_bad_inputs(tmp_path):
+    with pytest.raises(FileNotFoundError, match='annotation file not found: .*missing.json'):
+        CocoKeypointDataset(str(tmp_path / 'missing.json'))
+    ann = _write_custom(tmp_path, 5)
+    with pytest.raises(ValueError,
+                       match=r'annotation id 7 in .*ann.json has 15 keypoint values, expected 51'):
+        CocoKeypointDataset(str(ann))  # COCO meta: 17 keypoints
+    with pytest.raises(ValueError, match='metainfo needs key "sigmas"'):
+        CocoKeypointDataset(str(ann), metainfo=dict(keypoint_names=list('abcde'),
+                                                    flip_indices=[0, 1, 2, 3, 4]))
+    with pytest.raises(ValueError, match='"flip_indices" must swap pairs'):
+        CocoKeypointDataset(str(ann), metainfo=dict(CUSTOM_META, flip_indices=[1, 2, 0, 3, 4]))
+    with pytest.raises(ValueError, match='"sigmas" has 4 values, expected 5'):
+        CocoKeypointDataset(str(ann), metainfo=dict(CUSTOM_META, sigmas=[.1] * 4))
+    empty = tmp_path / 'empty_det.json'
+    empty.write_text('[]')
+    with pytest.raises(ValueError, match='detection file .*empty_det.json holds no boxes'):
+        CocoKeypointDataset(str(ann), metainfo=CUSTOM_META, bbox_file=str(empty))
+    broken = tmp_path / 'broken_det.json'
+    broken.write_text('')
+    with pytest.raises(ValueError, match='detection file .*broken_det.json is not valid JSON'):
+        CocoKeypointDataset(str(ann), metainfo=CUSTOM_META, bbox_file=str(broken))
+
+
+def test_detector_boxes_on_unknown_images_are_skipped(tmp_path):
+    ann = _write_custom(tmp_path, 5)
+    det = tmp_path / 'det.json'
+    det.write_text(json.dumps([
+        dict(image_id=1, category_id=1, bbox=[1, 2, 30, 40], score=0.8),
+        dict(image_id=999, category_id=1, bbox=[1, 2, 30, 40], score=0.9),
+        dict(image_id=1, category_id=3, bbox=[1, 2, 30, 40], score=0.9)]))
+    ds = CocoKeypointDataset(str(ann), metainfo=CUSTOM_META, bbox_file=str(det))
+    assert len(ds) == 1
+    info = ds.get_data_info(0)
+    np.testing.assert_allclose(info['bbox'], [1, 2, 31, 42])
+    assert info['keypoints'].shape == (5, 2) and info['bbox_score'] == pytest.approx(0.8)
