@@ -5,13 +5,12 @@ import numpy as np
 
 from hrnet_train.registry import KEYPOINT_CODECS
 
-from .functional import (decode_heatmap_argmax, refine_keypoints_dark_udp,
-                         render_udp_gaussian_heatmaps)
-from .msra_heatmap import _check_size
+from .base import BaseHeatmapCodec
+from .functional import refine_keypoints_dark_udp, render_udp_gaussian_heatmaps
 
 
 @KEYPOINT_CODECS.register_module()
-class UDPHeatmap:
+class UDPHeatmap(BaseHeatmapCodec):
     """Keypoints <-> Gaussian heatmaps with unbiased data processing.
 
     Input pixels map to heatmap pixels by ``x / stride`` with ``stride = (input_size - 1) /
@@ -28,66 +27,17 @@ class UDPHeatmap:
 
     def __init__(self, input_size: tuple[int, int], heatmap_size: tuple[int, int],
                  sigma: float = 2., *, blur_kernel_size: int = 11) -> None:
-        self.input_size = _check_size('input_size', input_size)
-        self.heatmap_size = _check_size('heatmap_size', heatmap_size)
-        if sigma <= 0:
-            raise ValueError(f'sigma must be > 0, got {sigma}')
-        if blur_kernel_size < 1 or blur_kernel_size % 2 != 1:
-            raise ValueError(
-                f'blur_kernel_size must be a positive odd integer, got {blur_kernel_size}')
-        self.sigma = float(sigma)
-        self.blur_kernel_size = blur_kernel_size
+        super().__init__(input_size, heatmap_size, sigma, blur_kernel_size)
         # (2,) input pixels per heatmap pixel, (x, y).
         self.stride = ((np.array(self.input_size, dtype=np.float32) - 1)
                        / (np.array(self.heatmap_size, dtype=np.float32) - 1))
 
-    def encode(self, keypoints: np.ndarray, keypoints_visible: np.ndarray) -> dict:
-        """Render the target heatmaps.
+    def _render(self, keypoints: np.ndarray, visible: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return render_udp_gaussian_heatmaps(keypoints, visible, self.heatmap_size, self.sigma)
 
-        Args:
-            keypoints: (K, 2) float, (x, y) in input pixels.
-            keypoints_visible: (K,) float in {0, 1}.
-
-        Returns:
-            dict with ``heatmaps`` (K, h, w) float32 and ``keypoint_weights`` (K,) float32.
-        """
-        keypoints = np.asarray(keypoints, dtype=np.float32)
-        if keypoints.ndim != 2 or keypoints.shape[1] != 2:
-            raise ValueError(f'keypoints must have shape (K, 2), got {keypoints.shape}')
-        heatmaps, weights = render_udp_gaussian_heatmaps(
-            keypoints / self.stride, keypoints_visible, self.heatmap_size, self.sigma)
-        return dict(heatmaps=heatmaps, keypoint_weights=weights)
-
-    def decode(self, heatmaps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Decode one instance: (K, h, w) -> keypoints (K, 2) input pixels, scores (K,)."""
-        heatmaps = np.asarray(heatmaps, dtype=np.float32)
-        if heatmaps.ndim != 3:
-            raise ValueError(f'heatmaps must have shape (K, h, w), got {heatmaps.shape}')
-        keypoints, scores = self.decode_batch(heatmaps[None])
-        return keypoints[0], scores[0]
-
-    def decode_batch(self, heatmaps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Decode a batch.
-
-        Args:
-            heatmaps: (N, K, h, w) float (numpy, or a CPU tensor).
-
-        Returns:
-            keypoints: (N, K, 2) float32, (x, y) in input pixels; (0, 0) where the maximum <= 0.
-            scores: (N, K) float32, heatmap maxima.
-        """
-        heatmaps = np.asarray(heatmaps, dtype=np.float32)
-        if heatmaps.ndim != 4:
-            raise ValueError(f'heatmaps must have shape (N, K, h, w), got {heatmaps.shape}')
-        if heatmaps.shape[-2:] != self.heatmap_size[::-1]:
-            raise ValueError(f'heatmaps must be {self.heatmap_size[1]}x{self.heatmap_size[0]} '
-                             f'(h x w, heatmap_size={self.heatmap_size}), got '
-                             f'{heatmaps.shape[-2]}x{heatmaps.shape[-1]}')
-        keypoints, scores = decode_heatmap_argmax(heatmaps)
-        keypoints = refine_keypoints_dark_udp(keypoints, heatmaps,
-                                              blur_kernel_size=self.blur_kernel_size)
-        keypoints[scores <= 0] = 0
-        return keypoints * self.stride, scores
+    def _refine(self, keypoints: np.ndarray, heatmaps: np.ndarray) -> np.ndarray:
+        return refine_keypoints_dark_udp(keypoints, heatmaps,
+                                         blur_kernel_size=self.blur_kernel_size)
 
     def __repr__(self) -> str:
         return (f'{self.__class__.__name__}(input_size={self.input_size}, '
