@@ -35,7 +35,8 @@ MODEL_WRAPPERS = Registry(
 DATASETS = Registry(
     'dataset', parent=MMENGINE_DATASETS, locations=['hrnet_train.datasets'], scope=SCOPE)
 DATA_SAMPLERS = Registry(
-    'data sampler', parent=MMENGINE_DATA_SAMPLERS, locations=['hrnet_train.datasets'], scope=SCOPE)
+    'data sampler', parent=MMENGINE_DATA_SAMPLERS,
+    locations=['hrnet_train.datasets', 'hrnet_train.engine'], scope=SCOPE)
 TRANSFORMS = Registry(
     'transform', parent=MMENGINE_TRANSFORMS, locations=['hrnet_train.datasets.transforms'],
     scope=SCOPE)

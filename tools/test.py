@@ -5,11 +5,12 @@ Usage::
     python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--out metrics.json]
                          [--dump PREFIX] [--cfg-options k=v ...] [--launcher ...]
 
-``--out FILE`` writes the metrics dict as JSON (NaN/Inf as null). ``--dump PREFIX`` asks the metric to write its
-formatted results: every test metric that takes ``outfile_prefix`` gets ``outfile_prefix=PREFIX``
-(the COCO keypoint metric writes ``PREFIX.keypoints.json``, COCO results format); a trailing
-``.json`` / ``.keypoints.json`` on PREFIX is stripped. When no metric takes ``outfile_prefix``,
-mmengine's ``DumpResults`` writes the raw predictions to ``PREFIX.pkl``. See docs/training.md.
+``--out FILE`` writes the metrics dict as JSON (NaN/Inf as null). ``--dump PREFIX`` asks the
+metrics to write their formatted results: every test metric that takes ``outfile_prefix`` gets
+``outfile_prefix=PREFIX`` (the COCO keypoint metric writes ``PREFIX.keypoints.json``, COCO results
+format); a trailing ``.json`` / ``.keypoints.json`` on PREFIX is stripped. When no metric takes
+``outfile_prefix``, mmengine's ``DumpResults`` writes the raw predictions to ``PREFIX.pkl``.
+See docs/training.md.
 """
 from __future__ import annotations
 
@@ -25,8 +26,8 @@ import numpy as np
 from mmengine.config import Config, ConfigDict, DictAction
 from mmengine.dist import is_main_process
 
-from hrnet_train.engine.launch import (build_runner, default_work_dir, load_config,
-                                       select_dist_backend)
+from hrnet_train.engine.launch import (build_runner, default_work_dir, finish_distributed,
+                                       load_config, select_dist_backend)
 from hrnet_train.utils import register_all_modules
 
 
@@ -139,6 +140,7 @@ def main(argv: list[str] | None = None) -> dict:
             os.makedirs(out_dir, exist_ok=True)
             with open(args.out, 'w') as f:
                 json.dump(_to_jsonable(metrics), f, indent=2)
+    finish_distributed()
     return metrics
 
 

@@ -18,8 +18,8 @@ import os
 import torch
 from mmengine.config import Config, DictAction
 
-from hrnet_train.engine.launch import (build_runner, default_work_dir, load_config,
-                                       select_dist_backend)
+from hrnet_train.engine.launch import (build_runner, default_work_dir, finish_distributed,
+                                       load_config, select_dist_backend)
 from hrnet_train.utils import register_all_modules
 
 
@@ -114,6 +114,7 @@ def main(argv: list[str] | None = None):
     cfg = build_config(args)
     runner = build_runner(cfg)
     runner.train()
+    finish_distributed()
     return runner
 
 

@@ -27,7 +27,8 @@ default_hooks = dict(
 log_processor = dict(type='LogProcessor', window_size=50, by_epoch=True)
 
 # TensorBoard: add dict(type='TensorboardVisBackend') to vis_backends (needs `tensorboard`), e.g.
-#   --cfg-options "visualizer.vis_backends=[dict(type='LocalVisBackend'),dict(type='TensorboardVisBackend')]"
+#   --cfg-options "visualizer.vis_backends=[dict(type='LocalVisBackend'),
+#                                           dict(type='TensorboardVisBackend')]"
 vis_backends = [dict(type='LocalVisBackend')]
 # No fixed `name`: each Runner names its visualizer after the experiment (no sharing across runs).
 visualizer = dict(type='Visualizer', vis_backends=vis_backends)

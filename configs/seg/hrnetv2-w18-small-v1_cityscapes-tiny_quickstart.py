@@ -3,6 +3,8 @@
 # 30 iterations, evaluation at the end. Random init (no ImageNet weights), plain BN with
 # momentum 0.1 (the official 0.01 would leave the running statistics unsettled after 30 steps).
 #   python tools/train.py configs/seg/hrnetv2-w18-small-v1_cityscapes-tiny_quickstart.py
+# prints the per-class IoU table with aAcc / mIoU / mAcc and writes the coloured prediction and
+# its overlay to work_dirs/<this config>/vis/val_iter30/ (SegVisualizationHook).
 _base_ = [
     '../_base_/models/hrnetv2-w48_fcn.py',
     '../_base_/datasets/cityscapes-512x1024.py',
@@ -56,3 +58,6 @@ default_hooks = dict(
     logger=dict(interval=5, log_metric_by_epoch=False),
     checkpoint=dict(by_epoch=False, interval=30, max_keep_ckpts=1, save_best='mIoU'))
 log_processor = dict(by_epoch=False)
+
+# Coloured predicted label maps + overlays under <work_dir>/vis/<val_iter<n> | test>/.
+custom_hooks = [dict(type='SegVisualizationHook', max_images=4)]

@@ -48,3 +48,16 @@ def build_runner(cfg: Config):
     if 'runner_type' in cfg:
         return RUNNERS.build(cfg)
     return Runner.from_cfg(cfg)
+
+
+def finish_distributed() -> None:
+    """Wait for every rank, then destroy the process group.
+
+    Without this, a rank that finishes first (rank 0 may still be writing a checkpoint) tears
+    down gloo/NCCL threads at interpreter exit, which can abort it (SIGABRT, "terminate called
+    without an active exception") and make torchrun report the job as failed.
+    """
+    import torch.distributed as torch_dist
+    if torch_dist.is_available() and torch_dist.is_initialized():
+        torch_dist.barrier()
+        torch_dist.destroy_process_group()

@@ -1,5 +1,6 @@
-"""tools/dist_{train,test}.sh (torchrun) with 2 CPU processes (gloo): training works and the distributed evaluation equals the
-single-process one (mmengine's collect_results gathers and de-pads across ranks)."""
+"""tools/dist_{train,test}.sh (torchrun) with 2 CPU processes (gloo): training works and the
+distributed evaluation equals the single-process one (mmengine's collect_results gathers and
+de-pads across ranks)."""
 import json
 import os
 import os.path as osp

@@ -12,25 +12,9 @@ import argparse
 import json
 import sys
 
-import torch
 from mmengine.config import Config, DictAction
-from mmengine.registry import init_default_scope
 
-from hrnet_train.registry import MODELS
-from hrnet_train.utils.complexity import Complexity, count_complexity
-
-
-def model_complexity(cfg: Config, shape: tuple[int, int]) -> Complexity:
-    """Build ``cfg.model`` and count it on a (1, 3, H, W) input, ``shape`` = (H, W)."""
-    init_default_scope(cfg.get('default_scope', 'hrnet_train'))
-    model = MODELS.build(cfg.model)
-    inputs = torch.zeros(1, 3, *shape)
-
-    def forward(m: torch.nn.Module, x: torch.Tensor) -> object:
-        from mmengine.model import BaseModel
-        return m(x, mode='tensor') if isinstance(m, BaseModel) else m(x)
-
-    return count_complexity(model, inputs, forward)
+from hrnet_train.utils.complexity import config_complexity
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -41,6 +25,8 @@ def main(argv: list[str] | None = None) -> int:
                              'else 256 192)')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction, default=None)
     parser.add_argument('--json', action='store_true', help='print one JSON line')
+    parser.add_argument('--device', default='meta',
+                        help="'meta' (default: counts from shapes, no compute) or 'cpu'")
     args = parser.parse_args(argv)
     cfg = Config.fromfile(args.config)
     if args.cfg_options:
@@ -48,7 +34,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.shape is None:
         w, h = cfg.get('input_size', (192, 256))
         args.shape = [h, w]
-    c = model_complexity(cfg, tuple(args.shape))
+    c = config_complexity(cfg, tuple(args.shape), device=args.device)
     result = dict(config=args.config, input_shape=list(args.shape), params=c.params,
                   params_M=round(c.mparams, 2), gflops=round(c.gflops, 2),
                   gflops_1e9=round(c.gflops_1e9, 2))

@@ -8,7 +8,7 @@ import threading
 from typing import Optional, Sequence
 
 import torch
-from mmengine.dist import all_reduce, barrier, get_dist_info, is_main_process
+from mmengine.dist import all_reduce, barrier, get_dist_info, is_distributed, is_main_process
 from mmengine.hooks import Hook
 
 from hrnet_train.registry import HOOKS
@@ -94,9 +94,11 @@ class PreemptionCheckpointHook(Hook):
                                    by_epoch=False)
         if is_main_process():
             write_text_atomic(osp.join(runner.work_dir, LAST_CHECKPOINT_FILE), path)
-        barrier()
         self._restore_handlers()
         runner.logger.warning(f'Saved {path}; resume with --resume (exiting with code 0)')
+        if is_distributed():  # all ranks leave together once rank 0 has written the file
+            barrier()
+            torch.distributed.destroy_process_group()
         sys.exit(0)
 
     def _stop_requested_anywhere(self, runner) -> bool:
