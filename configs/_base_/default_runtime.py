@@ -22,6 +22,8 @@ default_hooks = dict(
     non_finite_loss=dict(type='NonFiniteLossHook'),
     # SIGTERM/SIGINT: finish the current iteration, save `iter_<n>.pth`/`epoch_<e>.pth`, exit 0.
     preemption=dict(type='PreemptionCheckpointHook'),
+    # progress bar over evaluation batches (only on a terminal, main rank)
+    eval_progress=dict(type='EvalProgressBarHook'),
 )
 
 log_processor = dict(type='LogProcessor', window_size=50, by_epoch=True)

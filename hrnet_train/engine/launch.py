@@ -10,21 +10,22 @@ YACS_SUFFIXES = ('.yaml', '.yml')
 
 
 def load_config(path: str) -> Config:
-    """Read a Python config, or convert an official HRNet yacs YAML experiment file.
+    """Read a Python config, or convert an official HRNet yacs YAML experiment file
+    (``hrnet_train.utils.yacs_import``).
 
     Raises:
-        SystemExit: for a ``.yaml`` file when ``hrnet_train.utils.yacs_import`` is unavailable.
+        SystemExit: with a one-line message naming the file when it is missing or invalid.
     """
-    if path.lower().endswith(YACS_SUFFIXES):
-        try:
+    try:
+        if path.lower().endswith(YACS_SUFFIXES):
             from hrnet_train.utils.yacs_import import yacs_to_config
-        except ImportError as exc:
-            raise SystemExit(
-                f'{path} looks like an official yacs experiment file, but the converter '
-                f'hrnet_train.utils.yacs_import.yacs_to_config is not available ({exc}). '
-                'Use a Python config from configs/ instead.') from exc
-        return yacs_to_config(path)
-    return Config.fromfile(path)
+            return yacs_to_config(path)
+        if not osp.isfile(path):
+            raise FileNotFoundError(f'config file not found: {path}')
+        return Config.fromfile(path)
+    except (FileNotFoundError, ValueError, KeyError, SyntaxError) as exc:
+        msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise SystemExit(f'error: {msg}' if path in msg else f'error: {path}: {msg}') from None
 
 
 def default_work_dir(config_path: str) -> str:

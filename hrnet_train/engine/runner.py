@@ -64,6 +64,17 @@ def load_checkpoint_file(filename: str, map_location: Union[str, Callable, None]
 
 
 @RUNNERS.register_module()
+def normalize_sync_bn(value: Union[bool, str, None]) -> Optional[str]:
+    """``sync_bn=True`` means torch's SyncBatchNorm; False/None means off. mmengine also knows
+    'mmcv', whose SyncBatchNorm is a compiled op that mmcv-lite does not ship."""
+    if value is None or value is False:
+        return None
+    if value is True or value == 'torch':
+        return 'torch'
+    raise ValueError(f"sync_bn must be True, False or 'torch' (mmcv's compiled SyncBatchNorm is "
+                     f"not available with mmcv-lite), got {value!r}")
+
+
 class Runner(MMEngineRunner):
     """mmengine ``Runner`` with the checkpoint, resume and CPU-distributed changes listed in
     :mod:`hrnet_train.engine.runner`. Same constructor and ``from_cfg``.
@@ -86,6 +97,7 @@ class Runner(MMEngineRunner):
 
     def wrap_model(self, model_wrapper_cfg: Optional[Dict], model: nn.Module) -> nn.Module:
         """Apply ``channels_last``; wrap in DDP (without ``device_ids`` on CPU)."""
+        self.cfg['sync_bn'] = normalize_sync_bn(self.cfg.get('sync_bn', None))
         if self.cfg.get('channels_last', False) and not is_model_wrapper(model):
             enable_channels_last(model)
         if not self.distributed or torch.cuda.is_available() or is_model_wrapper(model):

@@ -98,7 +98,7 @@ def test_train_cli_options(tools, tmp_path):
 
 def test_yacs_yaml_config(tools, tmp_path, monkeypatch):
     """A .yaml CONFIG goes through hrnet_train.utils.yacs_import.yacs_to_config (stubbed here;
-    the converter has its own tests), and its absence gives a clear error."""
+    the converter has its own tests); a bad config gives a one-line error."""
     import sys
     import types
 
@@ -113,9 +113,11 @@ def test_yacs_yaml_config(tools, tmp_path, monkeypatch):
     assert cfg.work_dir == osp.join('./work_dirs', 'w32_256x192_adam_lr1e-3')
     assert cfg.model.type == 'hrnet_toy.ToyModel'
 
-    monkeypatch.setitem(sys.modules, 'hrnet_train.utils.yacs_import', None)  # import fails
-    with pytest.raises(SystemExit, match='yacs_to_config is not available'):
-        train.build_config(train.parse_args([str(yaml)]))
+    monkeypatch.delitem(sys.modules, 'hrnet_train.utils.yacs_import')  # the real converter
+    with pytest.raises(SystemExit, match=r"error: .*w32_256x192_adam_lr1e-3.yaml: MODEL.EXTRA is missing"):
+        train.build_config(train.parse_args([str(yaml)]))  # pose_hrnet without MODEL.EXTRA etc.
+    with pytest.raises(SystemExit, match=r'error: config file not found: .*nope.py'):
+        train.build_config(train.parse_args([str(tmp_path / 'nope.py')]))
 
 
 def test_dump_without_outfile_prefix_uses_dump_results(tools):

@@ -1,0 +1,35 @@
+"""Config switches the Runner interprets itself."""
+import pytest
+
+from hrnet_train.engine.runner import normalize_sync_bn
+
+
+def test_sync_bn_values():
+    assert normalize_sync_bn(True) == 'torch'
+    assert normalize_sync_bn('torch') == 'torch'
+    assert normalize_sync_bn(False) is None and normalize_sync_bn(None) is None
+    with pytest.raises(ValueError, match="mmcv-lite"):
+        normalize_sync_bn('mmcv')
+
+
+def test_eval_progress_bar_counts_batches():
+    import io
+
+    from hrnet_train.engine.hooks import EvalProgressBarHook
+
+    class _Runner:
+        val_dataloader = [0, 1, 2]
+
+    out = io.StringIO()
+    hook = EvalProgressBarHook(only_tty=False, file=out)
+    hook.before_val_epoch(_Runner())
+    for i in range(3):
+        hook.after_val_iter(_Runner(), i)
+    hook.after_val_epoch(_Runner())
+    assert '3/3' in out.getvalue()
+    quiet = io.StringIO()  # not a terminal: nothing drawn by default
+    hook2 = EvalProgressBarHook(file=quiet)
+    hook2.before_val_epoch(_Runner())
+    hook2.after_val_iter(_Runner(), 0)
+    hook2.after_val_epoch(_Runner())
+    assert quiet.getvalue() == ''
