@@ -67,26 +67,39 @@ class PoseVisualizationHook(Hook):
         if 'test' in self.phases:
             self._collect(outputs)
 
+    def _gather(self) -> dict:
+        """Every rank's poses, merged (a distributed sampler splits one image's people)."""
+        from mmengine.dist import all_gather_object, get_world_size
+        if get_world_size() == 1:
+            return dict(self._poses)
+        merged: dict[str, list] = defaultdict(list)
+        for part in all_gather_object(dict(self._poses)):
+            for path, poses in part.items():
+                merged[path].extend(poses)
+        return dict(merged)
+
     def _write(self, runner, phase: str, dataloader) -> None:
-        if not self._poses:
+        from mmengine.dist import is_main_process
+        all_poses = self._gather()
+        self._poses.clear()
+        if not all_poses or not is_main_process():
             return
         meta = getattr(dataloader.dataset, 'metainfo', {}) or {}
         skeleton = meta.get('skeleton', ())
         tag = f'{phase}_epoch{runner.epoch}' if phase == 'val' else phase
         out_dir = osp.join(runner.work_dir, 'vis', tag)
         os.makedirs(out_dir, exist_ok=True)
-        for path in sorted(self._poses)[:self.max_images]:
-            poses = self._poses[path]
+        for path in sorted(all_poses)[:self.max_images]:
+            poses = all_poses[path]
             img = read_image(path)
             kpts = np.stack([p[0] for p in poses])
             scores = np.stack([p[1] for p in poses])
             drawn = draw_pose(img, kpts, scores, skeleton, score_thr=self.keypoint_score_thr)
             cv2.imwrite(osp.join(out_dir, osp.basename(path)),
                         cv2.cvtColor(drawn, cv2.COLOR_RGB2BGR))
-        runner.logger.info(f'wrote {min(len(self._poses), self.max_images)} images with predicted '
+        runner.logger.info(f'wrote {min(len(all_poses), self.max_images)} images with predicted '
                            f'skeletons to {out_dir}')
         self.last_out_dir = out_dir
-        self._poses.clear()
 
     def after_val_epoch(self, runner, metrics=None) -> None:
         if 'val' in self.phases:
