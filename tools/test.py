@@ -26,8 +26,7 @@ import numpy as np
 from mmengine.config import Config, ConfigDict, DictAction
 from mmengine.dist import is_main_process
 
-from hrnet_train.engine.launch import (build_runner, default_work_dir, finish_distributed,
-                                       load_config, select_dist_backend)
+from hrnet_train.engine.launch import build_runner, finish_distributed, prepare_config
 from hrnet_train.utils import register_all_modules
 
 
@@ -111,15 +110,8 @@ def _to_jsonable(value):
 
 
 def build_config(args: argparse.Namespace) -> Config:
-    cfg = load_config(args.config)
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
-    cfg.launcher = args.launcher
-    if args.work_dir is not None:
-        cfg.work_dir = args.work_dir
-    elif cfg.get('work_dir') is None:
-        cfg.work_dir = default_work_dir(args.config)
-    select_dist_backend(cfg)
+    cfg = prepare_config(args.config, cfg_options=args.cfg_options, launcher=args.launcher,
+                         work_dir=args.work_dir)
     cfg.load_from = args.checkpoint
     cfg.resume = False
     if args.dump is not None:

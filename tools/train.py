@@ -18,8 +18,7 @@ import os
 import torch
 from mmengine.config import Config, DictAction
 
-from hrnet_train.engine.launch import (build_runner, default_work_dir, finish_distributed,
-                                       load_config, select_dist_backend)
+from hrnet_train.engine.launch import build_runner, finish_distributed, prepare_config
 from hrnet_train.utils import register_all_modules
 
 
@@ -88,15 +87,8 @@ def apply_auto_scale_lr(cfg: Config) -> None:
 
 
 def build_config(args: argparse.Namespace) -> Config:
-    cfg = load_config(args.config)
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
-    cfg.launcher = args.launcher
-    if args.work_dir is not None:
-        cfg.work_dir = args.work_dir
-    elif cfg.get('work_dir') is None:
-        cfg.work_dir = default_work_dir(args.config)
-    select_dist_backend(cfg)
+    cfg = prepare_config(args.config, cfg_options=args.cfg_options, launcher=args.launcher,
+                         work_dir=args.work_dir)
     if args.amp:
         apply_amp(cfg, args.amp_dtype)
     elif args.amp_dtype is not None:

@@ -39,6 +39,35 @@ def _check_render_args(keypoints: np.ndarray, visible: np.ndarray, size: tuple[i
     return keypoints, visible, w, h
 
 
+
+def _paste_patches(keypoints: np.ndarray, weights: np.ndarray, heatmaps: np.ndarray,
+                   radius: float, patch_for) -> None:
+    """Paste a (2 radius + 1)^2 patch per keypoint, centred on ``int(kp + 0.5)``, where it
+    overlaps the map (official ``generate_target`` bounds); in place.
+
+    Args:
+        keypoints: (K, 2) heatmap pixels. weights: (K,), set to 0 when the patch is fully off
+            the map (keypoints with weight <= 0 are skipped). heatmaps: (K, H, W), written.
+        patch_for: ``(k, mu_x, mu_y) -> patch`` for keypoint k at integer centre (mu_x, mu_y).
+    """
+    _, h, w = heatmaps.shape
+    for k in range(keypoints.shape[0]):
+        if weights[k] <= 0:
+            continue
+        mu_x = int(keypoints[k, 0] + 0.5)
+        mu_y = int(keypoints[k, 1] + 0.5)
+        left, top = int(mu_x - radius), int(mu_y - radius)
+        right, bottom = int(mu_x + radius + 1), int(mu_y + radius + 1)
+        if left >= w or top >= h or right < 0 or bottom < 0:
+            weights[k] = 0
+            continue
+        patch = patch_for(k, mu_x, mu_y)
+        px = max(0, -left), min(right, w) - left
+        py = max(0, -top), min(bottom, h) - top
+        ix = max(0, left), min(right, w)
+        iy = max(0, top), min(bottom, h)
+        heatmaps[k, iy[0]:iy[1], ix[0]:ix[1]] = patch[py[0]:py[1], px[0]:px[1]]
+
 def render_gaussian_heatmaps(
     keypoints: np.ndarray, visible: np.ndarray, size: tuple[int, int], sigma: float
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -71,21 +100,7 @@ def render_gaussian_heatmaps(
     x0 = y0 = patch_size // 2
     patch = np.exp(-((x - x0)**2 + (y - y0)**2) / (2 * sigma**2)).astype(np.float32)
 
-    for k in range(num_keypoints):
-        if weights[k] <= 0:
-            continue
-        mu_x = int(keypoints[k, 0] + 0.5)
-        mu_y = int(keypoints[k, 1] + 0.5)
-        left, top = int(mu_x - radius), int(mu_y - radius)
-        right, bottom = int(mu_x + radius + 1), int(mu_y + radius + 1)
-        if left >= w or top >= h or right < 0 or bottom < 0:
-            weights[k] = 0
-            continue
-        px = max(0, -left), min(right, w) - left
-        py = max(0, -top), min(bottom, h) - top
-        ix = max(0, left), min(right, w)
-        iy = max(0, top), min(bottom, h)
-        heatmaps[k, iy[0]:iy[1], ix[0]:ix[1]] = patch[py[0]:py[1], px[0]:px[1]]
+    _paste_patches(keypoints, weights, heatmaps, radius, lambda k, mu_x, mu_y: patch)
     return heatmaps, weights
 
 
@@ -153,24 +168,13 @@ def render_udp_gaussian_heatmaps(
     patch_size = 2 * radius + 1
     x = np.arange(0, patch_size, 1, np.float32)
     y = x[:, None]
-    for k in range(num_keypoints):
-        if weights[k] <= 0:
-            continue
-        mu_x = int(keypoints[k, 0] + 0.5)
-        mu_y = int(keypoints[k, 1] + 0.5)
-        left, top = int(mu_x - radius), int(mu_y - radius)
-        right, bottom = int(mu_x + radius + 1), int(mu_y + radius + 1)
-        if left >= w or top >= h or right < 0 or bottom < 0:
-            weights[k] = 0
-            continue
+    def patch_for(k: int, mu_x: int, mu_y: int) -> np.ndarray:
+        # the Gaussian centred on the exact sub-pixel location inside the integer-centred patch
         x0 = patch_size // 2 + keypoints[k, 0] - mu_x
         y0 = patch_size // 2 + keypoints[k, 1] - mu_y
-        patch = np.exp(-((x - x0)**2 + (y - y0)**2) / (2 * sigma**2))
-        px = max(0, -left), min(right, w) - left
-        py = max(0, -top), min(bottom, h) - top
-        ix = max(0, left), min(right, w)
-        iy = max(0, top), min(bottom, h)
-        heatmaps[k, iy[0]:iy[1], ix[0]:ix[1]] = patch[py[0]:py[1], px[0]:px[1]]
+        return np.exp(-((x - x0)**2 + (y - y0)**2) / (2 * sigma**2))
+
+    _paste_patches(keypoints, weights, heatmaps, radius, patch_for)
     return heatmaps, weights
 
 

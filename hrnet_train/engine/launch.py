@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os.path as osp
+from typing import Optional
 
 import torch
 from mmengine.config import Config
@@ -26,6 +27,22 @@ def load_config(path: str) -> Config:
     except (FileNotFoundError, ValueError, KeyError, SyntaxError) as exc:
         msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise SystemExit(f'error: {msg}' if path in msg else f'error: {path}: {msg}') from None
+
+
+def prepare_config(config_path: str, *, cfg_options: Optional[dict], launcher: str,
+                   work_dir: Optional[str]) -> Config:
+    """What train.py and test.py share: load, apply ``--cfg-options``, launcher, work dir
+    (default ``./work_dirs/<config name>``) and the distributed backend."""
+    cfg = load_config(config_path)
+    if cfg_options is not None:
+        cfg.merge_from_dict(cfg_options)
+    cfg.launcher = launcher
+    if work_dir is not None:
+        cfg.work_dir = work_dir
+    elif cfg.get('work_dir') is None:
+        cfg.work_dir = default_work_dir(config_path)
+    select_dist_backend(cfg)
+    return cfg
 
 
 def default_work_dir(config_path: str) -> str:
