@@ -44,8 +44,10 @@ def allow_checkpoint_globals() -> Iterator[None]:
     if hasattr(torch.serialization, 'safe_globals'):
         with torch.serialization.safe_globals(_safe_globals()):
             yield
-    else:  # pragma: no cover - torch < 2.5 has only the global add_safe_globals
+    elif hasattr(torch.serialization, 'add_safe_globals'):  # pragma: no cover - torch 2.4
         torch.serialization.add_safe_globals(_safe_globals())
+        yield
+    else:  # pragma: no cover - torch < 2.4: plain state dicts load; numpy metadata cannot
         yield
 
 
