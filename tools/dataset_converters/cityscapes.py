@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import argparse
 import os
-from multiprocessing import Pool
 
 import cv2
+from mmengine.utils import track_parallel_progress, track_progress
 
 from hrnet_train.datasets.seg_labels import CITYSCAPES_LABEL_TABLE, convert_label_ids
 from hrnet_train.datasets.transforms.seg import read_seg_map
@@ -65,11 +65,11 @@ def main() -> None:
     if not files:
         raise SystemExit(f'no *{LABEL_IDS_SUFFIX} files below {gt_dir}')
     jobs = [(f, args.overwrite) for f in files]
+    # progress bar: 5000 label files take minutes
     if args.nproc > 1:
-        with Pool(args.nproc) as pool:
-            written = pool.map(_convert_star, jobs, chunksize=16)
+        written = track_parallel_progress(_convert_star, jobs, args.nproc, chunksize=16)
     else:
-        written = [_convert_star(j) for j in jobs]
+        written = track_progress(_convert_star, jobs)
     print(f'{sum(written)} labelTrainIds files written, {len(files) - sum(written)} kept '
           f'(of {len(files)} labelIds files in {gt_dir})')
 
