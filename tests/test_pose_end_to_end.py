@@ -63,3 +63,33 @@ def test_quickstart_trains_evaluates_and_tests(tmp_path, monkeypatch):
     results = json.loads((tmp_path / 'res.keypoints.json').read_text())
     assert results and len(results[0]['keypoints']) == 51
     assert {r['image_id'] for r in results} == {785, 40083, 196141, 197388}
+
+
+def test_detector_box_evaluation_on_bundled_images(tmp_path, monkeypatch):
+    """The official protocol: person detector boxes (score >= 0), flip test, rescoring, OKS-NMS;
+    here with the bundled real detections and an untrained model (numbers need not be high)."""
+    monkeypatch.chdir(ROOT)
+    import torch
+
+    from hrnet_train.registry import MODELS
+    from hrnet_train.utils import register_all_modules
+    register_all_modules()
+    cfg = Config.fromfile(str(CONFIG))
+    torch.manual_seed(0)
+    model = MODELS.build(cfg.model)
+    ckpt = tmp_path / 'init.pth'
+    torch.save({'state_dict': model.state_dict()}, ckpt)
+    dets = 'data/coco_tiny/person_detection_results/test_coco_det_AP_H_56.json'
+    out, dump = tmp_path / 'm.json', tmp_path / 'det'
+    proc = subprocess.run([sys.executable, 'tools/test.py', str(CONFIG), str(ckpt),
+                           '--work-dir', str(tmp_path / 'w'), '--out', str(out), '--dump',
+                           str(dump), '--cfg-options', f'test_dataloader.dataset.bbox_file={dets}',
+                           'test_dataloader.dataset.det_score_thr=0.0'],
+                          cwd=ROOT, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert sorted(json.loads(out.read_text())) == sorted(f'coco/{s}' for s in STATS)
+    results = json.loads((tmp_path / 'det.keypoints.json').read_text())
+    boxes = json.load(open(dets))
+    # one pose per detector box before OKS-NMS; NMS only removes
+    assert 0 < len(results) <= len(boxes) == 118
+    assert {r['image_id'] for r in results} <= {b['image_id'] for b in boxes}
