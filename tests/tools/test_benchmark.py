@@ -1,0 +1,122 @@
+"""tools/analysis/benchmark.py: tiny models and few iterations through the function API.
+
+Only the structure of the records and the sign of the numbers are checked: timings on a shared
+CPU are not asserted.
+"""
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+_spec = importlib.util.spec_from_file_location('benchmark_tool',
+                                               ROOT / 'tools/analysis/benchmark.py')
+B = importlib.util.module_from_spec(_spec)
+sys.modules[_spec.name] = B  # dataclasses look the module up while the class is created
+_spec.loader.exec_module(B)
+
+POSE_TINY = ROOT / 'configs/pose/hrnet-w18-small_coco-tiny-128x96_quickstart.py'
+SEG_TINY = ROOT / 'configs/seg/hrnetv2-w18-small-v1_cityscapes-tiny_quickstart.py'
+ONE_RUN = B.Timing(warm=1, min_n=1, max_n=1, budget_s=0.0)
+FAST = dict(pose_infer=ONE_RUN, pose_train=ONE_RUN, seg_infer=ONE_RUN, seg_train=ONE_RUN)
+
+MODEL_KEYS = {'bench', 'model', 'mode', 'batch', 'input_hw', 'img_per_s', 'median_s_per_iter',
+              'runs', 'min_s', 'max_s', 'gmacs_per_img', 'achieved_gflops', 'pct_of_matmul_peak',
+              'params_m', 'maxrss_gb_so_far', 'matmul_probe_gflops_before_after', 'precision',
+              'memory_format'}
+
+
+@pytest.fixture(scope='module')
+def session():
+    s = B.Session(threads=1, matmul_n=128, matmul_blocks=2, matmul_runs=2, probe_runs=1,
+                  block_pause_s=0.0, echo=False)
+    rec = s.measure_peak()
+    assert rec['bench'] == 'matmul_fp32_128' and rec['gflops'] > 0
+    assert len(rec['block_median_gflops']) == 2 and rec['threads'] == 1
+    return s
+
+
+def _check_model_record(r, bench, mode, batch, hw):
+    assert MODEL_KEYS <= set(r)
+    assert (r['bench'], r['mode'], r['batch'], r['input_hw']) == (bench, mode, batch, list(hw))
+    for k in ('img_per_s', 'median_s_per_iter', 'gmacs_per_img', 'achieved_gflops',
+              'pct_of_matmul_peak', 'params_m', 'maxrss_gb_so_far'):
+        assert r[k] > 0, k
+    assert r['min_s'] <= r['median_s_per_iter'] <= r['max_s']
+    assert r['img_per_s'] == pytest.approx(batch / r['median_s_per_iter'], rel=1e-2)
+    assert len(r['matmul_probe_gflops_before_after']) == 2
+    json.dumps(r)  # one JSON line per figure
+
+
+def test_pose_figures_from_config(session):
+    recs = B.measure_pose(session, POSE_TINY, infer_batches=(1, 2), train_batches=(2,),
+                          input_hw=(64, 48), timings=FAST, name='pose_tiny', label='tiny')
+    assert [r['bench'] for r in recs] == ['pose_tiny_macs', 'pose_tiny_infer', 'pose_tiny_infer',
+                                          'pose_tiny_train']
+    macs = recs[0]
+    assert macs['params_m'] > 0 and macs['gmacs_counted_conv_linear'] > 0
+    _check_model_record(recs[1], 'pose_tiny_infer', 'infer', 1, (64, 48))
+    _check_model_record(recs[2], 'pose_tiny_infer', 'infer', 2, (64, 48))
+    _check_model_record(recs[3], 'pose_tiny_train', 'train', 2, (64, 48))
+    assert recs[3]['precision'] == 'fp32' and recs[3]['memory_format'] == 'NCHW'
+    # training counts 3x the forward MACs
+    t = recs[3]
+    assert t['achieved_gflops'] == pytest.approx(
+        6 * t['gmacs_per_img'] * 2 / t['median_s_per_iter'], rel=2e-2)
+
+
+def test_seg_figures_bf16_channels_last(session):
+    recs = B.measure_seg(session, SEG_TINY, name='seg_tiny', label='tiny', input_hw=(64, 128),
+                         timings=FAST, amp='bf16', channels_last=True)
+    assert [r['bench'] for r in recs] == ['seg_tiny_macs', 'seg_tiny_infer', 'seg_tiny_train']
+    _check_model_record(recs[1], 'seg_tiny_infer', 'infer', 1, (64, 128))
+    _check_model_record(recs[2], 'seg_tiny_train', 'train', 2, (64, 128))
+    assert recs[2]['precision'] == 'bf16-autocast'
+    assert recs[2]['memory_format'] == 'channels_last'
+
+
+def test_build_model_is_single_process():
+    import torch
+    model = B.build_model(ROOT / 'configs/seg/hrnetv2-w18_cityscapes-512x1024.py')
+    norms = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    assert norms and not any(isinstance(m, torch.nn.SyncBatchNorm) for m in norms)
+    assert model.backbone.init_cfg is None
+
+
+def test_pipeline_record():
+    r = B.measure_pipeline(warm=2, rounds=2, per_round=3)
+    assert r['bench'] == 'pose_topdown_train_pipeline' and r['source'].startswith('real')
+    assert r['samples_per_s'] > 0 and r['ms_per_sample'] > 0
+    assert r['n_instances'] == 12 and r['n_images'] == 4
+    assert r['pipeline'] == ['LoadImage', 'GetBBoxCenterScale', 'RandomFlip', 'RandomHalfBody',
+                             'RandomBBoxTransform', 'TopdownAffine', 'GenerateTarget',
+                             'PackPoseInputs']
+    assert set(r['per_transform_ms']) == {'get_data_info', *r['pipeline']}
+    assert all(v >= 0 for v in r['per_transform_ms'].values())
+    json.dumps(r)
+
+
+def test_table_and_comparison(session, tmp_path):
+    recs = list(session.records)
+    table = B.format_table(recs)
+    assert table.splitlines()[0].startswith('| measurement |')
+    assert len(table.splitlines()) == 2 + len(recs)
+    ours = [dict(bench='matmul_fp32_2048', gflops=300.0),
+            dict(bench='pose_w32_infer', batch=8, img_per_s=12.0),
+            dict(bench='seg_w48_train', batch=2, img_per_s=0.1),
+            dict(bench='pose_topdown_train_pipeline', source='real COCO', samples_per_s=250.0)]
+    peer = [dict(bench='matmul_fp32_2048', gflops=310.0),
+            dict(bench='pose_w32_infer', batch=8, img_per_s=10.0),
+            dict(bench='pose_topdown_train_pipeline', source='real COCO', samples_per_s=200.0),
+            dict(bench='pose_topdown_train_pipeline', source='synthetic', samples_per_s=1.0)]
+    rows = B.compare(ours, peer)
+    assert [r['figure'] for r in rows] == ['fp32 matmul 2048^3', 'pose_w32_infer bs8',
+                                           'pose train pipeline, 1 core']
+    assert [round(r['ratio'], 3) for r in rows] == [0.968, 1.2, 1.25]
+    assert '| pose_w32_infer bs8 | img/s | 12 | 10 | 1.20 |' in B.format_comparison(rows)
+    # --compare reads two --out files
+    for name, res in (('o.json', ours), ('p.json', peer)):
+        (tmp_path / name).write_text(json.dumps(dict(meta={}, results=res)))
+    assert B.main(['--compare', str(tmp_path / 'o.json'), str(tmp_path / 'p.json')]) == 0

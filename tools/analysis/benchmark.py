@@ -1,0 +1,671 @@
+"""CPU benchmark of hrnet-train with the figures and method of the OpenMMLab peer benchmark.
+
+    python tools/analysis/benchmark.py [--quick] [--skip-seg] [--skip-pipeline] [--threads 2]
+        [--channels-last] [--amp bf16] [--out FILE] [--peer PEER_JSON]
+    python tools/analysis/benchmark.py --compare OURS_JSON PEER_JSON
+
+Mirrors ``/work/shared/bench/peer_bench.py`` (mmpose 1.3.2 / mmseg 1.2.2, see docs/benchmark.md) so
+the two can be run back to back and compared as ratios on the same machine:
+
+1. fp32 matmul 2048^3 GFLOP/s (best of 4 blocks of 10 runs): the machine reference; a quick matmul
+   probe is also taken right before and after every model figure (a contended VM shows there).
+2. Pose HRNet-W32 256x192 (``configs/pose/hrnet-w32_coco-256x192.py``): inference img/s at batch 1
+   and 8; training step (forward + backward + SGD(momentum 0.9), the config's KeypointMSELoss
+   against random heatmaps) at batch 8 and 32, with the peak RSS so far.
+3. Seg HRNetV2-W18 / W48 512x1024 (``configs/seg/hrnetv2-w{18,48}_cityscapes-512x1024.py``):
+   'whole' inference (logits resized to the input) at batch 1; training step (``mode='loss'``:
+   logits resized to the labels, class-weighted CE ignoring 255, pixel accuracy; SGD momentum 0.9,
+   weight decay 5e-4) at batch 2.
+4. The pose training data pipeline (the config's ``train_pipeline``, built with
+   ``CocoKeypointDataset`` over data/coco_tiny) in samples/s, in a child process pinned to one CPU.
+
+Models are built from the configs with the backbone's ``init_cfg=None`` and SyncBN replaced by BN
+(single process); weights keep PyTorch's default initialisation, as the peer's. No data
+preprocessor runs: inputs are random normalised images. fp32, ``torch.set_num_threads(threads)``,
+NCHW unless ``--channels-last``; ``--amp bf16`` runs the model figures under
+``torch.autocast('cpu', torch.bfloat16)``. Timings are the median after warm-up; the number of timed
+runs adapts to a time budget exactly as in the peer.
+
+Output: one ``JSON {...}`` line per figure (the peer's keys), a Markdown table, and ``--out``
+(default ``benchmark_cpu.json`` in the working directory) holding ``meta``, ``results`` and
+``table_md``. ``--peer PEER_JSON`` (the peer's ``--out`` file from the same session) or
+``--compare OURS PEER`` prints the ours/peer ratio of every figure.
+
+FLOP convention (as the peer): ``gmacs_per_img`` counts conv/linear multiply-accumulates / 1e9;
+achieved GFLOP/s = 2 x MACs / s, training counted as 3 x the forward MACs.
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable, Optional, Sequence
+
+if TYPE_CHECKING:
+    import torch
+
+ROOT = Path(__file__).resolve().parents[2]
+POSE_CONFIG = ROOT / 'configs/pose/hrnet-w32_coco-256x192.py'
+SEG_CONFIGS = (('seg_w18', ROOT / 'configs/seg/hrnetv2-w18_cityscapes-512x1024.py'),
+               ('seg_w48', ROOT / 'configs/seg/hrnetv2-w48_cityscapes-512x1024.py'))
+PIPELINE_CONFIG = ROOT / 'configs/_base_/datasets/coco-keypoints_256x192.py'
+COCO_TINY = ROOT / 'data/coco_tiny'
+COCO_TINY_ANN = 'annotations/test_coco.json'
+COCO_TINY_IMG = 'val2017/'
+# leoxiaobin/deep-high-resolution-net.pytorch README: W32 256x192 = 7.1 GFLOPs (MACs / 1024^3);
+# the peer reports achieved GFLOP/s at this figure too.
+POSE_W32_README_GMACS = 7.1
+SEG_INPUT_HW = (512, 1024)
+
+
+@dataclass(frozen=True)
+class Timing:
+    """How one figure is timed: ``warm`` untimed calls, then at least ``min_n`` and at most
+    ``max_n`` timed calls, stopping once ``min_n`` are done and they took ``budget_s`` seconds."""
+    warm: int
+    min_n: int
+    max_n: int
+    budget_s: float
+
+
+def peer_timings(quick: bool) -> dict[str, Timing]:
+    """The peer's repetition settings (peer_bench.py ``run_models``) per figure kind."""
+    return dict(
+        pose_infer=Timing(3, 5, 30, 4 if quick else 20),
+        pose_train=Timing(1 if quick else 2, 3, 10, 5 if quick else 45),
+        seg_infer=Timing(1, 3, 10, 5 if quick else 30),
+        seg_train=Timing(1, 2 if quick else 3, 6, 5 if quick else 60))
+
+
+def bench(fn: Callable[[], object], timing: Timing) -> tuple[float, list[float]]:
+    """Median wall time of ``fn()`` in seconds and the sorted timed runs (peer ``bench``)."""
+    for _ in range(timing.warm):
+        fn()
+    ts: list[float] = []
+    while True:
+        t = time.perf_counter()
+        fn()
+        ts.append(time.perf_counter() - t)
+        if len(ts) >= timing.max_n or (len(ts) >= timing.min_n and sum(ts) >= timing.budget_s):
+            break
+    ts.sort()
+    n = len(ts)
+    med = ts[n // 2] if n % 2 else 0.5 * (ts[n // 2 - 1] + ts[n // 2])
+    return med, ts
+
+
+def maxrss_gb() -> float:
+    """Peak resident set size of this process so far, GiB (Linux ru_maxrss is in KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2 ** 20
+
+
+def count_macs(model, *inputs) -> int:
+    """Conv2d / ConvTranspose2d / Linear multiply-accumulates per image, counted with forward hooks
+    in eval mode (bias, norm, activations, resizing and additions ignored): the peer's counter."""
+    import torch
+    tot = [0]
+
+    def hook(m, inp, out):
+        n = out.shape[0]
+        if isinstance(m, torch.nn.Conv2d):
+            k = m.kernel_size[0] * m.kernel_size[1] * (m.in_channels // m.groups)
+            tot[0] += out.numel() // n * k
+        elif isinstance(m, torch.nn.ConvTranspose2d):
+            x = inp[0]
+            tot[0] += (x.numel() // n * m.out_channels // m.groups
+                       * m.kernel_size[0] * m.kernel_size[1])
+        elif isinstance(m, torch.nn.Linear):
+            tot[0] += out.numel() // n * m.in_features
+
+    kinds = (torch.nn.Conv2d, torch.nn.ConvTranspose2d, torch.nn.Linear)
+    handles = [m.register_forward_hook(hook) for m in model.modules() if isinstance(m, kinds)]
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            model(*inputs)
+    finally:
+        model.train(was_training)
+        for h in handles:
+            h.remove()
+    return tot[0]
+
+
+# ------------------------------------------------------------------------------------------------
+# Session: records, matmul reference, probes
+# ------------------------------------------------------------------------------------------------
+class Session:
+    """Collects the JSON records of one run and owns the matmul reference.
+
+    Args:
+        threads: intra-op threads (``torch.set_num_threads``).
+        matmul_n: matrix size of the reference and the probes (2048 as the peer).
+        matmul_blocks, matmul_runs: the peak is the best of ``matmul_blocks`` block medians of
+            ``matmul_runs`` runs each.
+        probe_runs: runs of the quick probe taken before and after every model figure.
+        echo: print each record as a ``JSON`` line when it is emitted.
+    """
+
+    def __init__(self, *, threads: int = 2, matmul_n: int = 2048, matmul_blocks: int = 4,
+                 matmul_runs: int = 10, probe_runs: int = 5, block_pause_s: float = 1.0,
+                 echo: bool = True) -> None:
+        import torch
+        torch.set_num_threads(threads)
+        self.threads = threads
+        self.n = matmul_n
+        self.blocks = matmul_blocks
+        self.runs = matmul_runs
+        self.probe_runs = probe_runs
+        self.block_pause_s = block_pause_s
+        self.echo = echo
+        self.records: list[dict] = []
+        self.peak: Optional[float] = None
+        g = torch.Generator().manual_seed(0)
+        self._a = torch.randn(matmul_n, matmul_n, generator=g)
+        self._b = torch.randn(matmul_n, matmul_n, generator=g)
+
+    def emit(self, rec: dict) -> dict:
+        rec = {k: (round(v, 4) if isinstance(v, float) else v) for k, v in rec.items()}
+        self.records.append(rec)
+        if self.echo:
+            print('JSON ' + json.dumps(rec), flush=True)
+        return rec
+
+    def _matmul_gflops(self, warm: int, runs: int) -> float:
+        t, _ = bench(lambda: self._a @ self._b, Timing(warm, runs, runs, 0.0))
+        return 2 * self.n ** 3 / t / 1e9
+
+    def measure_peak(self) -> dict:
+        """fp32 matmul n^3 GFLOP/s: best of the block medians (record ``matmul_fp32_<n>``)."""
+        import torch
+        blocks = []
+        for _ in range(self.blocks):
+            blocks.append(self._matmul_gflops(2, self.runs))
+            time.sleep(self.block_pause_s)
+        self.peak = max(blocks)
+        return self.emit(dict(bench=f'matmul_fp32_{self.n}', gflops=self.peak,
+                              block_median_gflops=blocks, runs_per_block=self.runs,
+                              threads=torch.get_num_threads(),
+                              interop_threads=torch.get_num_interop_threads()))
+
+    def probe(self) -> float:
+        return round(self._matmul_gflops(1, self.probe_runs), 1)
+
+    def model_record(self, bench_name: str, model: str, mode: str, batch: int,
+                     hw: Sequence[int], t: float, ts: list[float], gmacs: float, params_m: float,
+                     probe0: float, **extra) -> dict:
+        if self.peak is None:
+            raise RuntimeError('measure_peak() must run before the model figures')
+        mult = 3 if mode == 'train' else 1
+        ach = 2 * mult * gmacs * batch / t
+        rec = dict(bench=bench_name, model=model, mode=mode, batch=batch, input_hw=list(hw),
+                   img_per_s=batch / t, median_s_per_iter=t, runs=len(ts), min_s=ts[0],
+                   max_s=ts[-1], gmacs_per_img=gmacs, achieved_gflops=ach,
+                   pct_of_matmul_peak=100 * ach / self.peak, params_m=params_m,
+                   maxrss_gb_so_far=maxrss_gb(),
+                   matmul_probe_gflops_before_after=[probe0, self.probe()])
+        gmacs_readme = extra.pop('gmacs_readme', None)
+        if gmacs_readme is not None:
+            a2 = 2 * mult * gmacs_readme * batch / t
+            rec.update(achieved_gflops_at_readme_7_1=a2,
+                       pct_of_matmul_peak_at_readme_7_1=100 * a2 / self.peak)
+        rec.update(extra)
+        return self.emit(rec)
+
+
+# ------------------------------------------------------------------------------------------------
+# Models from the configs
+# ------------------------------------------------------------------------------------------------
+def _sync_bn_to_bn(cfg):
+    """Copy of a config tree with every ``type='SyncBN'`` norm turned into ``'BN'``."""
+    if isinstance(cfg, dict):
+        out = {k: _sync_bn_to_bn(v) for k, v in cfg.items()}
+        if out.get('type') == 'SyncBN':
+            out['type'] = 'BN'
+        return out
+    if isinstance(cfg, (list, tuple)):
+        return type(cfg)(_sync_bn_to_bn(v) for v in cfg)
+    return cfg
+
+
+def build_model(config: str | os.PathLike) -> 'torch.nn.Module':
+    """Build ``cfg.model`` for one process: backbone ``init_cfg=None``, SyncBN -> BN.
+
+    ``init_weights()`` is not called: parameters keep PyTorch's default initialisation (the peer
+    does the same; the official std-0.001 init can drive eval-mode activations into denormals).
+    """
+    from mmengine.config import Config
+
+    from hrnet_train.registry import MODELS
+    from hrnet_train.utils.setup_env import register_all_modules
+    register_all_modules(init_default_scope=False)
+    cfg = Config.fromfile(str(config))
+    model_cfg = _sync_bn_to_bn(cfg.model.to_dict())
+    model_cfg['backbone']['init_cfg'] = None
+    return MODELS.build(model_cfg)
+
+
+def _config_input_hw(config: str | os.PathLike) -> tuple[int, int]:
+    from mmengine.config import Config
+    cfg = Config.fromfile(str(config))
+    w, h = cfg.model.get('codec', {}).get('input_size', None) or cfg.get('input_size', (192, 256))
+    return int(h), int(w)
+
+
+def _autocast(amp: Optional[str]):
+    import torch
+    if amp is None:
+        return contextlib.nullcontext()
+    if amp != 'bf16':
+        raise ValueError(f"amp must be None or 'bf16', got {amp!r}")
+    return torch.autocast('cpu', dtype=torch.bfloat16)
+
+
+def _prepare(model, x, channels_last: bool):
+    import torch
+    if channels_last:
+        model.to(memory_format=torch.channels_last)
+        x = x.contiguous(memory_format=torch.channels_last)
+    return x
+
+
+def _variant(amp: Optional[str], channels_last: bool) -> dict:
+    return dict(precision='bf16-autocast' if amp else 'fp32',
+                memory_format='channels_last' if channels_last else 'NCHW')
+
+
+def measure_pose(session: Session, config: str | os.PathLike = POSE_CONFIG, *,
+                 infer_batches: Sequence[int] = (1, 8), train_batches: Sequence[int] = (8, 32),
+                 input_hw: Optional[tuple[int, int]] = None,
+                 timings: Optional[dict[str, Timing]] = None, amp: Optional[str] = None,
+                 channels_last: bool = False, name: str = 'pose_w32',
+                 label: str = 'hrnet-train HRNet-W32') -> list[dict]:
+    """Pose figures: ``<name>_macs``, ``<name>_infer`` per inference batch, ``<name>_train`` per
+    training batch. The training step is forward (``mode='tensor'``) + the model's loss module
+    (KeypointMSELoss with target weights, against random (N, K, h, w) heatmaps) + backward +
+    SGD(lr 1e-3, momentum 0.9), as the peer's step."""
+    import torch
+    timings = timings or peer_timings(False)
+    hw = tuple(input_hw or _config_input_hw(config))
+    torch.manual_seed(0)
+    model = build_model(config)
+    params = sum(p.numel() for p in model.parameters()) / 1e6
+    gmacs = count_macs(model, torch.randn(1, 3, *hw)) / 1e9
+    label = f'{label} {hw[0]}x{hw[1]}'
+    out = [session.emit(dict(bench=f'{name}_macs', model=label, params_m=params,
+                             gmacs_counted_conv_linear=gmacs, input_hw=list(hw),
+                             config=str(config)))]
+    readme = POSE_W32_README_GMACS if name == 'pose_w32' else None
+    var = _variant(amp, channels_last)
+
+    model.eval()
+    for bs in infer_batches:
+        x = _prepare(model, torch.randn(bs, 3, *hw), channels_last)
+
+        def infer():
+            with torch.no_grad(), _autocast(amp):
+                return model(x)
+        p0 = session.probe()
+        t, ts = bench(infer, timings['pose_infer'])
+        out.append(session.model_record(f'{name}_infer', label, 'infer', bs, hw, t, ts, gmacs,
+                                        params, p0, gmacs_readme=readme, **var))
+
+    model.train()
+    opt = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9)
+    for bs in train_batches:
+        x = _prepare(model, torch.randn(bs, 3, *hw), channels_last)
+        with torch.no_grad():
+            hm_hw = model(x[:1]).shape[-2:]
+        num_k = model.head.num_keypoints
+        target = torch.rand(bs, num_k, *hm_hw)
+        weights = torch.ones(bs, num_k)
+
+        def step():
+            opt.zero_grad(set_to_none=True)
+            with _autocast(amp):
+                pred = model(x)
+            loss = model.loss_module(pred.float(), target, weights)
+            loss.backward()
+            opt.step()
+        p0 = session.probe()
+        t, ts = bench(step, timings['pose_train'])
+        out.append(session.model_record(f'{name}_train', label, 'train', bs, hw, t, ts, gmacs,
+                                        params, p0, gmacs_readme=readme,
+                                        optimizer='SGD(momentum=0.9)', loss='KeypointMSELoss',
+                                        **var))
+    return out  # the model and optimizer are freed with this frame
+
+
+def measure_seg(session: Session, config: str | os.PathLike, *, name: str, label: str,
+                input_hw: tuple[int, int] = SEG_INPUT_HW, infer_batch: int = 1,
+                train_batch: int = 2, timings: Optional[dict[str, Timing]] = None,
+                amp: Optional[str] = None, channels_last: bool = False) -> list[dict]:
+    """Segmentation figures ``<name>_macs``, ``<name>_infer`` ('whole': logits resized to the
+    input) and ``<name>_train`` (``model.loss``: logits resized to the labels, the config's CE,
+    pixel accuracy; SGD lr 0.01, momentum 0.9, weight decay 5e-4) on random images and labels
+    (19 classes, the first 32 rows ignored, as the peer)."""
+    import torch
+    from mmengine.structures import BaseDataElement
+    timings = timings or peer_timings(False)
+    hw = tuple(input_hw)
+    torch.manual_seed(0)
+    model = build_model(config)
+    params = sum(p.numel() for p in model.parameters()) / 1e6
+    gmacs = count_macs(model, torch.randn(1, 3, *hw)) / 1e9
+    label = f'{label} {hw[0]}x{hw[1]}'
+    out = [session.emit(dict(bench=f'{name}_macs', model=label, params_m=params,
+                             gmacs_counted_conv_linear=gmacs, input_hw=list(hw),
+                             config=str(config)))]
+    var = _variant(amp, channels_last)
+
+    model.eval()
+    x = _prepare(model, torch.randn(infer_batch, 3, *hw), channels_last)
+
+    def infer():
+        with torch.no_grad(), _autocast(amp):
+            return model.inference(x)
+    p0 = session.probe()
+    t, ts = bench(infer, timings['seg_infer'])
+    out.append(session.model_record(f'{name}_infer', label, 'infer', infer_batch, hw, t, ts,
+                                    gmacs, params, p0, **var))
+
+    model.train()
+    opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=5e-4)
+    x = _prepare(model, torch.randn(train_batch, 3, *hw), channels_last)
+    g = torch.Generator().manual_seed(0)
+    samples = []
+    for _ in range(train_batch):
+        lab = torch.randint(0, model.num_classes, (1, *hw), generator=g)
+        lab[:, :32] = 255  # some ignored pixels
+        samples.append(BaseDataElement(gt_seg_map=lab))
+
+    def step():
+        opt.zero_grad(set_to_none=True)
+        with _autocast(amp):
+            losses = model.loss(x, samples)
+        sum(v for k, v in losses.items() if k.startswith('loss')).backward()
+        opt.step()
+    p0 = session.probe()
+    t, ts = bench(step, timings['seg_train'])
+    out.append(session.model_record(f'{name}_train', label, 'train', train_batch, hw, t, ts,
+                                    gmacs, params, p0, optimizer='SGD(momentum=0.9, wd=5e-4)',
+                                    loss='CrossEntropyLoss(class_weight)', **var))
+    return out  # the model and optimizer are freed with this frame
+
+
+# ------------------------------------------------------------------------------------------------
+# Data pipeline (one core)
+# ------------------------------------------------------------------------------------------------
+def measure_pipeline(config: str | os.PathLike = PIPELINE_CONFIG, *,
+                     data_root: str | os.PathLike = COCO_TINY, ann_file: str = COCO_TINY_ANN,
+                     img_prefix: str = COCO_TINY_IMG, warm: int = 20, rounds: int = 7,
+                     per_round: int = 100, max_instances: int = 200) -> dict:
+    """Samples/s of the config's ``train_pipeline`` with ``CocoKeypointDataset`` (record
+    ``pose_topdown_train_pipeline``).
+
+    A sample is ``dataset.get_data_info(i)`` (mmengine's per-sample copy) followed by every
+    transform, as ``dataset[i]`` does; instances are visited in order. The median over ``rounds``
+    of the mean time per sample within a round is reported, with the mean time of each transform.
+    Runs in the calling process: the CLI pins a child process to one CPU first.
+    """
+    import cv2
+    import numpy as np
+    from mmengine.config import Config
+
+    from hrnet_train.datasets import CocoKeypointDataset
+    from hrnet_train.utils.setup_env import register_all_modules
+    register_all_modules(init_default_scope=False)
+    cfg = Config.fromfile(str(config))
+    pipeline_cfg = [t.to_dict() if hasattr(t, 'to_dict') else dict(t)
+                    for t in cfg.train_pipeline]
+    data_root = str(data_root)
+    ds = CocoKeypointDataset(ann_file=ann_file, data_root=data_root,
+                             data_prefix=dict(img=img_prefix), pipeline=pipeline_cfg,
+                             indices=None)
+    n_inst = min(len(ds), max_instances)
+    transforms = list(ds.pipeline.transforms)
+    names = [type(t).__name__ for t in transforms]
+    per = {n: 0.0 for n in ['get_data_info'] + names}
+    np.random.seed(0)
+
+    def one(i: int, acc: bool):
+        t = time.perf_counter()
+        d = ds.get_data_info(i % n_inst)
+        if acc:
+            per['get_data_info'] += time.perf_counter() - t
+        for n, tr in zip(names, transforms):
+            t = time.perf_counter()
+            d = tr(d)
+            if acc:
+                per[n] += time.perf_counter() - t
+        return d
+
+    out = None
+    for i in range(warm):
+        out = one(i, False)
+    if out is not None:
+        w, h = cfg.codec['input_size']
+        hw_w, hw_h = cfg.codec['heatmap_size']
+        if tuple(out['inputs'].shape) != (3, h, w):
+            raise RuntimeError(f'pipeline produced inputs {tuple(out["inputs"].shape)}')
+        if tuple(out['data_samples'].gt_heatmaps.shape[-2:]) != (hw_h, hw_w):
+            raise RuntimeError('pipeline produced heatmaps of the wrong size')
+    ts, total = [], 0
+    for _ in range(rounds):
+        t = time.perf_counter()
+        for i in range(per_round):
+            one(total + i, True)
+        ts.append((time.perf_counter() - t) / per_round)
+        total += per_round
+    ts.sort()
+    med = ts[len(ts) // 2]
+    items = [ds.get_data_info(i) for i in range(n_inst)]
+    paths = sorted({it['img_path'] for it in items})
+    sizes = [cv2.imread(p).shape[:2] for p in paths]
+    ann_path = os.path.join(data_root, ann_file)
+    return dict(
+        bench='pose_topdown_train_pipeline',
+        source=f'real COCO val2017 images ({os.path.relpath(ann_path, ROOT)})',
+        samples_per_s=1 / med, ms_per_sample=1e3 * med, rounds=rounds,
+        samples_per_round=per_round, cpus=len(os.sched_getaffinity(0)), n_instances=n_inst,
+        n_images=len(paths),
+        mean_img_wh=[float(np.mean([s[1] for s in sizes])), float(np.mean([s[0] for s in sizes]))],
+        jpeg_kb_mean=float(np.mean([os.path.getsize(p) / 1024 for p in paths])),
+        per_transform_ms={n: 1e3 * v / max(total, 1) for n, v in per.items()},
+        pipeline=names, config=str(config),
+        note='hrnet-train CocoKeypointDataset.get_data_info + train_pipeline transforms; '
+             'cv2.setNumThreads(0), torch 1 thread, process pinned to 1 CPU (CLI)')
+
+
+def _pipeline_child(args: argparse.Namespace) -> None:
+    import cv2
+    import torch
+    os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
+    cv2.setNumThreads(0)  # as default_runtime env_cfg opencv_num_threads=0
+    torch.set_num_threads(1)
+    rounds, per_round = (3, 40) if args.quick else (7, 100)
+    rec = measure_pipeline(args.pipeline_config, data_root=args.data_root, rounds=rounds,
+                           per_round=per_round)
+    print('JSON ' + json.dumps(rec), flush=True)
+
+
+def run_pipeline_pinned(session: Session, args: argparse.Namespace) -> dict:
+    """Run :func:`measure_pipeline` in a child process pinned to one CPU and emit its record."""
+    cmd = [sys.executable, os.path.abspath(__file__), '--pipeline-child',
+           '--pipeline-config', str(args.pipeline_config), '--data-root', str(args.data_root)]
+    cmd += ['--quick'] if args.quick else []
+    p = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
+    rec = None
+    for line in p.stdout.splitlines():
+        if line.startswith('JSON '):
+            rec = session.emit(json.loads(line[5:]))
+    if p.returncode or rec is None:
+        print(p.stdout[-3000:], p.stderr[-3000:], file=sys.stderr)
+        err = (p.stderr.strip().splitlines() or ['no output'])[-1]
+        rec = session.emit(dict(bench='pose_topdown_train_pipeline', error=err))
+    return rec
+
+
+# ------------------------------------------------------------------------------------------------
+# Tables and the comparison with the peer
+# ------------------------------------------------------------------------------------------------
+def format_table(records: Sequence[dict]) -> str:
+    """Markdown table of the records (the peer's columns)."""
+    lines = ['| measurement | batch | img/s | s/iter | GMACs/img | achieved GFLOP/s | '
+             '% of matmul peak |', '|---|---|---|---|---|---|---|']
+    for r in records:
+        if r['bench'].startswith('matmul_'):
+            blocks = ', '.join(f'{g:.0f}' for g in r['block_median_gflops'])
+            lines.append(f"| {r['bench']}, {r['threads']} threads (best of block medians "
+                         f"{blocks}) | | | | | {r['gflops']:.1f} | 100 |")
+        elif 'img_per_s' in r:
+            extra = (f" ({r['achieved_gflops_at_readme_7_1']:.1f} at 7.1)"
+                     if 'achieved_gflops_at_readme_7_1' in r else '')
+            var = '' if r.get('precision', 'fp32') == 'fp32' else f", {r['precision']}"
+            var += '' if r.get('memory_format', 'NCHW') == 'NCHW' else f", {r['memory_format']}"
+            lines.append(f"| {r['model']} {r['mode']}{var} | {r['batch']} | {r['img_per_s']:.3g} | "
+                         f"{r['median_s_per_iter']:.3f} | {r['gmacs_per_img']:.2f} | "
+                         f"{r['achieved_gflops']:.1f}{extra} | {r['pct_of_matmul_peak']:.0f} |")
+        elif r['bench'].endswith('_macs'):
+            lines.append(f"| {r['model']} params {r['params_m']:.2f} M, counted conv/linear "
+                         f"{r['gmacs_counted_conv_linear']:.2f} GMACs | | | | | | |")
+        elif r['bench'] == 'pose_topdown_train_pipeline':
+            if 'error' in r:
+                lines.append(f"| top-down train pipeline: FAILED {r['error']} | | | | | | |")
+            else:
+                lines.append(f"| top-down train pipeline, 1 core, {r['source'].split(' (')[0]} "
+                             f"| 1 | {r['samples_per_s']:.1f} samples/s | "
+                             f"{r['ms_per_sample'] / 1e3:.4f} | | | |")
+    return '\n'.join(lines)
+
+
+def _figures(records: Sequence[dict]) -> dict[str, tuple[float, str]]:
+    """Comparable figures keyed by name: (value, unit); higher is better for every one."""
+    out: dict[str, tuple[float, str]] = {}
+    for r in records:
+        b = r.get('bench', '')
+        if b.startswith('matmul_fp32'):
+            out['fp32 matmul 2048^3'] = (r['gflops'], 'GFLOP/s')
+        elif 'img_per_s' in r:
+            out[f"{b} bs{r['batch']}"] = (r['img_per_s'], 'img/s')
+        elif b == 'pose_topdown_train_pipeline' and 'samples_per_s' in r \
+                and r.get('source', '').startswith('real'):
+            out['pose train pipeline, 1 core'] = (r['samples_per_s'], 'samples/s')
+    return out
+
+
+def compare(ours: Sequence[dict], peer: Sequence[dict]) -> list[dict]:
+    """One row per figure present in both runs: ours, peer and ours / peer (> 1: we are faster).
+
+    The matmul row is a machine check: far from 1 means the machine changed between the runs."""
+    a, b = _figures(ours), _figures(peer)
+    return [dict(figure=k, unit=a[k][1], ours=a[k][0], peer=b[k][0], ratio=a[k][0] / b[k][0])
+            for k in a if k in b and b[k][0] > 0]
+
+
+def format_comparison(rows: Sequence[dict]) -> str:
+    lines = ['| figure | unit | hrnet-train | peer | ours / peer |', '|---|---|---|---|---|']
+    lines += [f"| {r['figure']} | {r['unit']} | {r['ours']:.3g} | {r['peer']:.3g} | "
+              f"{r['ratio']:.2f} |" for r in rows]
+    return '\n'.join(lines)
+
+
+def _load_results(path: str) -> list[dict]:
+    with open(path) as f:
+        data = json.load(f)
+    if not isinstance(data, dict) or 'results' not in data:
+        raise ValueError(f'{path}: expected the JSON written by --out (keys meta, results)')
+    return data['results']
+
+
+# ------------------------------------------------------------------------------------------------
+def run(args: argparse.Namespace) -> tuple[dict, list[dict]]:
+    """Every figure the CLI measures, in the peer's order; returns (meta, records)."""
+    import cv2
+    import mmengine
+    import numpy
+    import torch
+    meta = dict(date=time.strftime('%Y-%m-%d %H:%M:%S'), python=platform.python_version(),
+                torch=torch.__version__, mmengine=mmengine.__version__, numpy=numpy.__version__,
+                opencv=cv2.__version__,
+                cpu=next((ln.split(':', 1)[1].strip() for ln in open('/proc/cpuinfo')
+                          if ln.startswith('model name')), '?'),
+                cpus_available=len(os.sched_getaffinity(0)),
+                mem_gb=os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2 ** 30,
+                torch_cpu_capability=torch.backends.cpu.get_cpu_capability(),
+                # glibc malloc tuning / a preloaded allocator change the large-tensor figures
+                # (docs/benchmark.md): record them with the run
+                allocator_env={k: v for k, v in os.environ.items()
+                               if k.startswith('MALLOC_') or k == 'LD_PRELOAD'},
+                argv=sys.argv[1:])
+    print('META ' + json.dumps(meta), flush=True)
+    t0 = time.time()
+    session = Session(threads=args.threads)
+    session.measure_peak()
+    timings = peer_timings(args.quick)
+    kw = dict(timings=timings, amp=args.amp, channels_last=args.channels_last)
+    measure_pose(session, args.pose_config, train_batches=(8,) if args.quick else (8, 32), **kw)
+    if not args.skip_seg:
+        for name, config in SEG_CONFIGS:
+            width = name.split('_w')[1]
+            measure_seg(session, config, name=name, label=f'hrnet-train HRNetV2-W{width}', **kw)
+    if not args.skip_pipeline:
+        run_pipeline_pinned(session, args)
+    meta['total_wall_s'] = round(time.time() - t0, 1)
+    return meta, session.records
+
+
+def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument('--threads', type=int, default=2)
+    ap.add_argument('--quick', action='store_true', help='fewer repetitions, no pose bs32 training')
+    ap.add_argument('--skip-seg', action='store_true')
+    ap.add_argument('--skip-pipeline', action='store_true')
+    ap.add_argument('--channels-last', action='store_true', help='NHWC models and inputs')
+    ap.add_argument('--amp', choices=['bf16'], default=None,
+                    help='run the model figures under torch.autocast(cpu, bfloat16)')
+    ap.add_argument('--out', default='benchmark_cpu.json')
+    ap.add_argument('--peer', metavar='PEER_JSON', default=None,
+                    help="the peer's --out file: print ours/peer ratios after the run")
+    ap.add_argument('--compare', nargs=2, metavar=('OURS_JSON', 'PEER_JSON'), default=None,
+                    help='measure nothing; print the ratio table of two --out files')
+    ap.add_argument('--pose-config', default=str(POSE_CONFIG))
+    ap.add_argument('--pipeline-config', default=str(PIPELINE_CONFIG))
+    ap.add_argument('--data-root', default=str(COCO_TINY))
+    ap.add_argument('--pipeline-child', action='store_true', help=argparse.SUPPRESS)
+    return ap.parse_args(argv)
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    args = parse_args(argv)
+    if args.pipeline_child:
+        _pipeline_child(args)
+        return 0
+    if args.compare:
+        print(format_comparison(compare(_load_results(args.compare[0]),
+                                        _load_results(args.compare[1]))))
+        return 0
+    meta, records = run(args)
+    table = format_table(records)
+    print(table)
+    result = dict(meta=meta, results=records, table_md=table)
+    if args.peer:
+        rows = compare(records, _load_results(args.peer))
+        result['comparison'] = rows
+        print(format_comparison(rows))
+    with open(args.out, 'w') as f:
+        json.dump(result, f, indent=1)
+    print('wrote', args.out)
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
