@@ -20,6 +20,7 @@ from mmengine.evaluator import BaseMetric
 from mmengine.logging import MMLogger, print_log
 
 from hrnet_train.registry import METRICS
+from hrnet_train.utils.arrays import to_numpy
 
 from ..functional.coco_eval import (evaluate_coco_results, format_coco_stats, load_coco_gt,
                                     zero_coco_stats)
@@ -27,12 +28,6 @@ from ..functional.nms import oks_nms, soft_oks_nms
 
 _SCORE_MODES = ('bbox', 'bbox_keypoint')
 _NMS_MODES = ('oks_nms', 'soft_oks_nms', 'none')
-
-
-def _to_numpy(x: Any) -> np.ndarray:
-    if hasattr(x, 'detach'):  # torch.Tensor
-        x = x.detach().cpu().numpy()
-    return np.asarray(x)
 
 
 @METRICS.register_module()
@@ -101,8 +96,8 @@ class CocoKeypointMetric(BaseMetric):
             for key in ('img_id', 'id', 'pred_keypoints', 'pred_keypoint_scores'):
                 if key not in sample:
                     raise KeyError(f'{type(self).__name__}.process: data sample lacks {key!r}')
-            keypoints = _to_numpy(sample['pred_keypoints']).astype(np.float64)
-            scores = _to_numpy(sample['pred_keypoint_scores']).astype(np.float64)
+            keypoints = to_numpy(sample['pred_keypoints']).astype(np.float64)
+            scores = to_numpy(sample['pred_keypoint_scores']).astype(np.float64)
             if keypoints.ndim == 3 and keypoints.shape[0] == 1:  # (1, K, 2) instance-batched
                 keypoints, scores = keypoints[0], scores.reshape(-1)
             if (keypoints.ndim != 2 or keypoints.shape[1] != 2
@@ -110,18 +105,18 @@ class CocoKeypointMetric(BaseMetric):
                 raise ValueError('pred_keypoints / pred_keypoint_scores: expected (K, 2) and '
                                  f'(K,), got {keypoints.shape} and {scores.shape}')
             if 'bbox_scale' in sample:
-                area = float(np.prod(_to_numpy(sample['bbox_scale'])))
+                area = float(np.prod(to_numpy(sample['bbox_scale'])))
             else:
                 extent = keypoints.max(axis=0) - keypoints.min(axis=0)
                 area = float(extent[0] * extent[1])
             self.results.append(
                 dict(
-                    img_id=int(_to_numpy(sample['img_id'])),
-                    id=int(_to_numpy(sample['id'])),
-                    category_id=int(_to_numpy(sample.get('category_id', 1))),
+                    img_id=int(to_numpy(sample['img_id'])),
+                    id=int(to_numpy(sample['id'])),
+                    category_id=int(to_numpy(sample.get('category_id', 1))),
                     keypoints=keypoints,
                     keypoint_scores=scores,
-                    bbox_score=float(_to_numpy(sample.get('bbox_score', 1.0))),
+                    bbox_score=float(to_numpy(sample.get('bbox_score', 1.0))),
                     area=area))
 
     def _instance_score(self, rec: dict) -> float:

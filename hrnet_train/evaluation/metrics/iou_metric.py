@@ -4,27 +4,21 @@ from __future__ import annotations
 from typing import Any, Optional, Sequence
 
 import numpy as np
-import torch
 from mmengine.evaluator import BaseMetric
 from mmengine.logging import print_log
 
 from hrnet_train.evaluation.functional.confusion import intersect_and_union, summarize_areas
 from hrnet_train.registry import METRICS
+from hrnet_train.utils.arrays import to_numpy
 
 _ALLOWED = ('mIoU', 'mDice')
-
-
-def _to_numpy(x: Any) -> np.ndarray:
-    if isinstance(x, torch.Tensor):
-        return x.detach().cpu().numpy()
-    return np.asarray(x)
 
 
 def _squeeze_map(x: Any, key: str, img_path: str) -> np.ndarray:
     """(H, W) from (H, W) or (1, H, W); also accepts mmseg's ``{'data': ...}`` pixel data."""
     if isinstance(x, dict) and 'data' in x:
         x = x['data']
-    x = _to_numpy(x)
+    x = to_numpy(x)
     if x.ndim == 3 and x.shape[0] == 1:
         x = x[0]
     if x.ndim != 2:

@@ -7,14 +7,9 @@ import numpy as np
 from mmengine.evaluator import BaseMetric
 
 from hrnet_train.registry import METRICS
+from hrnet_train.utils.arrays import to_numpy
 
 from ..functional.pck import pck_accuracy
-
-
-def _to_numpy(x: Any) -> np.ndarray:
-    if hasattr(x, 'detach'):  # torch.Tensor
-        x = x.detach().cpu().numpy()
-    return np.asarray(x)
 
 
 @METRICS.register_module()
@@ -46,22 +41,22 @@ class PCKAccuracy(BaseMetric):
     def process(self, data_batch: Any, data_samples: Sequence[dict]) -> None:
         """Store pred, GT (image pixels), visibility and box size per sample."""
         for sample in data_samples:
-            pred = _to_numpy(sample['pred_keypoints']).astype(np.float64).reshape(-1, 2)
+            pred = to_numpy(sample['pred_keypoints']).astype(np.float64).reshape(-1, 2)
             if 'keypoints' in sample:
-                gt = _to_numpy(sample['keypoints']).astype(np.float64).reshape(-1, 2)
-                visible = _to_numpy(sample['keypoints_visible']).reshape(-1)
+                gt = to_numpy(sample['keypoints']).astype(np.float64).reshape(-1, 2)
+                visible = to_numpy(sample['keypoints_visible']).reshape(-1)
             elif 'gt_keypoints' in sample:
                 # the detector's own input -> image mapping (imported here: models import torch)
                 from hrnet_train.models.detectors.topdown_pose import keypoints_to_image
                 gt = keypoints_to_image(
-                    _to_numpy(sample['gt_keypoints']).astype(np.float64).reshape(-1, 2),
-                    _to_numpy(sample['input_size']), _to_numpy(sample['bbox_center']),
-                    _to_numpy(sample['bbox_scale'])).astype(np.float64)
-                visible = _to_numpy(sample['gt_keypoints_visible']).reshape(-1)
+                    to_numpy(sample['gt_keypoints']).astype(np.float64).reshape(-1, 2),
+                    to_numpy(sample['input_size']), to_numpy(sample['bbox_center']),
+                    to_numpy(sample['bbox_scale'])).astype(np.float64)
+                visible = to_numpy(sample['gt_keypoints_visible']).reshape(-1)
             else:
                 raise KeyError(f"{type(self).__name__}.process: data sample lacks 'keypoints' "
                                "(image px) and 'gt_keypoints' (input px)")
-            bbox = _to_numpy(sample['bbox']).astype(np.float64).reshape(4)
+            bbox = to_numpy(sample['bbox']).astype(np.float64).reshape(4)
             box_size = float(np.max(bbox[2:] - bbox[:2]))
             self.results.append(dict(pred=pred, gt=gt, mask=visible > 0, box_size=box_size))
 

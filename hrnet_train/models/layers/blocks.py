@@ -26,6 +26,15 @@ def conv1x1(in_channels: int, out_channels: int, stride: int = 1) -> nn.Conv2d:
     return nn.Conv2d(in_channels, out_channels, 1, stride=stride, bias=False)
 
 
+
+def _forward_residual(block: nn.Module, x: Tensor) -> Tensor:
+    """ReLU(block._residual(x)), with activation checkpointing when ``block.with_cp``."""
+    if block.with_cp and x.requires_grad:
+        out = cp.checkpoint(block._residual, x, use_reentrant=False)
+    else:
+        out = block._residual(x)
+    return block.relu(out)
+
 class BasicBlock(nn.Module):
     """3x3 -> BN -> ReLU -> 3x3 -> BN -> add -> ReLU.
 
@@ -53,11 +62,7 @@ class BasicBlock(nn.Module):
         return out + identity
 
     def forward(self, x: Tensor) -> Tensor:
-        if self.with_cp and x.requires_grad:
-            out = cp.checkpoint(self._residual, x, use_reentrant=False)
-        else:
-            out = self._residual(x)
-        return self.relu(out)
+        return _forward_residual(self, x)
 
 
 class Bottleneck(nn.Module):
@@ -90,11 +95,7 @@ class Bottleneck(nn.Module):
         return out + identity
 
     def forward(self, x: Tensor) -> Tensor:
-        if self.with_cp and x.requires_grad:
-            out = cp.checkpoint(self._residual, x, use_reentrant=False)
-        else:
-            out = self._residual(x)
-        return self.relu(out)
+        return _forward_residual(self, x)
 
 
 BLOCKS = {'BASIC': BasicBlock, 'BOTTLENECK': Bottleneck}
