@@ -3,16 +3,20 @@ from .bbox import GetBBoxCenterScale
 from .flip import RandomFlip
 from .loading import LoadImage, read_image
 from .packing import PackPoseInputs
-from .seg import (LoadSegAnnotation, PhotoMetricDistortion, RandomCrop, RandomResize, Resize,
-                  read_seg_map)
+from .seg import (
+                  LoadSegAnnotation,
+                  PhotoMetricDistortion,
+                  RandomCrop,
+                  RandomResize,
+                  Resize,
+                  read_seg_map,
+)
 from .seg_packing import PackSegInputs
-from .topdown import (GenerateTarget, RandomBBoxTransform, RandomHalfBody, TopdownAffine,
-                      build_udp_warp_matrix, build_warp_matrix, fix_aspect_ratio)
+from .topdown import GenerateTarget, RandomBBoxTransform, RandomHalfBody, TopdownAffine
 
 __all__ = [
     'LoadImage', 'read_image',
     'LoadSegAnnotation', 'RandomResize', 'Resize', 'RandomCrop', 'PhotoMetricDistortion',
     'PackSegInputs', 'read_seg_map',
     'GetBBoxCenterScale', 'RandomFlip', 'RandomHalfBody', 'RandomBBoxTransform', 'TopdownAffine',
-    'GenerateTarget', 'PackPoseInputs', 'build_warp_matrix', 'build_udp_warp_matrix',
-    'fix_aspect_ratio']
+    'GenerateTarget', 'PackPoseInputs']

@@ -6,19 +6,25 @@ import numpy as np
 from mmcv.transforms import BaseTransform
 
 from hrnet_train.registry import TRANSFORMS
+from hrnet_train.structures import flip_boxes, flip_keypoints
 
 
 @TRANSFORMS.register_module()
 class RandomFlip(BaseTransform):
     """Mirror the image and every annotation present, with probability ``prob``.
 
-    A pixel at x moves to ``w - 1 - x`` (official pose ``fliplr_joints``: x -> w - x - 1); boxes
-    mirror their two x edges, so their centre mirrors the same way. Keypoint channels are swapped
-    with ``flip_indices`` (left <-> right).
+    Two conventions meet here (``hrnet_train.structures``):
+
+    - keypoints, ``bbox_center`` and the pose ``bbox`` live in pixel-centre coordinates (the
+      official pose loader's inclusive boxes): ``x -> w - 1 - x`` (official ``fliplr_joints``),
+      so a mirrored box centre is the centre of the mirrored box; keypoint channels swap with
+      ``flip_indices`` (left <-> right);
+    - ``gt_bboxes`` (detection, continuous xyxy) mirror as ``x -> w - x``.
 
     Reads:   img, keypoints (optional, with keypoints_visible and flip_indices), bbox_center,
-             bbox (x1, y1, x2, y2), gt_seg_map (all optional)
-    Changes: img, keypoints, keypoints_visible, bbox_center, bbox, gt_seg_map (when flipped)
+             bbox (x1, y1, x2, y2), gt_bboxes (B, 4), gt_seg_map (all optional)
+    Changes: img, keypoints, keypoints_visible, bbox_center, bbox, gt_bboxes, gt_seg_map
+             (when flipped)
     Adds:    flip (bool), flip_direction ('horizontal' or None)
 
     Args:
@@ -52,23 +58,20 @@ class RandomFlip(BaseTransform):
             if 'flip_indices' not in results:
                 raise KeyError('RandomFlip needs "flip_indices" to flip keypoints '
                                '(the pose dataset adds it)')
-            idx = np.asarray(results['flip_indices'], dtype=np.int64)
-            kpts = np.array(results['keypoints'], dtype=np.float32)
-            if kpts.shape[-2] != len(idx):
-                raise ValueError(f'flip_indices has {len(idx)} entries but keypoints have '
-                                 f'{kpts.shape[-2]}')
-            kpts[..., 0] = w - 1 - kpts[..., 0]
-            results['keypoints'] = kpts[..., idx, :]
-            if results.get('keypoints_visible') is not None:
-                results['keypoints_visible'] = np.asarray(results['keypoints_visible'])[..., idx]
+            results['keypoints'], visible = flip_keypoints(
+                results['keypoints'], w, flip_indices=results['flip_indices'],
+                visible=results.get('keypoints_visible'))
+            if visible is not None:
+                results['keypoints_visible'] = visible
         if results.get('bbox_center') is not None:
             center = np.array(results['bbox_center'], dtype=np.float32)
             center[..., 0] = w - 1 - center[..., 0]
             results['bbox_center'] = center
         if results.get('bbox') is not None:
-            bbox = np.array(results['bbox'], dtype=np.float32)
-            bbox[..., [0, 2]] = w - 1 - bbox[..., [2, 0]]
-            results['bbox'] = bbox
+            # pixel-centre box: mirror it as two points, x -> w - 1 - x
+            results['bbox'] = flip_boxes(results['bbox'], w - 1)
+        if results.get('gt_bboxes') is not None:
+            results['gt_bboxes'] = flip_boxes(results['gt_bboxes'], w)
         if results.get('gt_seg_map') is not None:
             results['gt_seg_map'] = cv2.flip(results['gt_seg_map'], 1)
         return results

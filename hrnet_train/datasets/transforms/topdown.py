@@ -6,7 +6,6 @@ warp: Huang et al., CVPR 2020 (mmpose ``get_udp_warp_matrix``).
 """
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 
 import cv2
@@ -14,107 +13,14 @@ import numpy as np
 from mmcv.transforms import BaseTransform
 
 from hrnet_train.registry import KEYPOINT_CODECS, TRANSFORMS
+from hrnet_train.structures import (
+    apply_affine,
+    build_udp_warp_matrix,
+    build_warp_matrix,
+    fix_aspect_ratio,
+)
 
-__all__ = [
-    'fix_aspect_ratio', 'build_warp_matrix', 'build_udp_warp_matrix', 'RandomHalfBody',
-    'RandomBBoxTransform', 'TopdownAffine', 'GenerateTarget'
-]
-
-
-def fix_aspect_ratio(bbox_scale: np.ndarray, aspect_ratio: float) -> np.ndarray:
-    """Enlarge a box size to the given width/height ratio (official ``_box2cs``).
-
-    Args:
-        bbox_scale: (2,) float, box (w, h) in pixels.
-        aspect_ratio: target w / h.
-
-    Returns:
-        (2,) float32 (w, h), the shorter side grown, the other unchanged.
-    """
-    w, h = (float(v) for v in bbox_scale)
-    if w > aspect_ratio * h:
-        h = w / aspect_ratio
-    else:
-        w = h * aspect_ratio
-    return np.array([w, h], dtype=np.float32)
-
-
-def _third_point(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    direction = a - b
-    return b + np.array([-direction[1], direction[0]], dtype=np.float32)
-
-
-def build_warp_matrix(center: np.ndarray, scale: np.ndarray, rot: float,
-                      output_size: tuple[int, int], *, inv: bool = False) -> np.ndarray:
-    """Affine matrix of the official ``get_affine_transform`` (scale in pixels, not /200).
-
-    The box centre maps to ``(out_w / 2, out_h / 2)``; the box width ``scale[0]`` maps to
-    ``out_w`` (the height is implied: fix the aspect ratio first). ``rot`` degrees rotate the
-    *source* direction, i.e. the image content turns by ``-rot`` (counter-clockwise on screen for
-    positive ``rot``), as in the official code.
-
-    Args:
-        center: (2,) float, box centre (x, y) in image pixels.
-        scale: (2,) float, box (w, h) in image pixels.
-        rot: rotation in degrees.
-        output_size: (width, height) of the output.
-        inv: return the inverse mapping, output pixels -> image pixels.
-
-    Returns:
-        (2, 3) float32 matrix, image pixels -> output pixels (or the inverse).
-    """
-    center = np.asarray(center, dtype=np.float32)
-    src_w = float(scale[0])
-    dst_w, dst_h = output_size
-    rot_rad = math.radians(rot)
-    sn, cs = math.sin(rot_rad), math.cos(rot_rad)
-    # get_dir([0, -src_w / 2], rot_rad)
-    src_dir = np.array([src_w * 0.5 * sn, -src_w * 0.5 * cs], dtype=np.float32)
-    dst_dir = np.array([0, dst_w * -0.5], dtype=np.float32)
-    src = np.zeros((3, 2), dtype=np.float32)
-    dst = np.zeros((3, 2), dtype=np.float32)
-    src[0] = center
-    src[1] = center + src_dir
-    dst[0] = [dst_w * 0.5, dst_h * 0.5]
-    dst[1] = dst[0] + dst_dir
-    src[2] = _third_point(src[0], src[1])
-    dst[2] = _third_point(dst[0], dst[1])
-    if inv:
-        return cv2.getAffineTransform(dst, src).astype(np.float32)
-    return cv2.getAffineTransform(src, dst).astype(np.float32)
-
-
-def build_udp_warp_matrix(center: np.ndarray, scale: np.ndarray, rot: float,
-                          output_size: tuple[int, int]) -> np.ndarray:
-    """Affine matrix of unbiased data processing (Huang et al., CVPR 2020, ``get_warp_matrix``).
-
-    The box centre maps to ``((out_w - 1) / 2, (out_h - 1) / 2)`` and the box size ``scale`` to
-    ``output_size - 1`` pixel steps, so pixel centres stay aligned. ``rot`` turns the content by
-    ``+rot`` degrees (the UDP reference's sign, opposite to :func:`build_warp_matrix`; random
-    rotation is symmetric, so training is unaffected).
-
-    Args:
-        center: (2,) float, box centre (x, y) in image pixels.
-        scale: (2,) float, box (w, h) in image pixels.
-        rot: rotation in degrees.
-        output_size: (width, height) of the output.
-
-    Returns:
-        (2, 3) float32 matrix, image pixels -> output pixels.
-    """
-    cx, cy = (float(v) for v in center)
-    rot_rad = math.radians(rot)
-    sn, cs = math.sin(rot_rad), math.cos(rot_rad)
-    scale_x = (output_size[0] - 1) / float(scale[0])
-    scale_y = (output_size[1] - 1) / float(scale[1])
-    mat = np.zeros((2, 3), dtype=np.float32)
-    mat[0, 0] = cs * scale_x
-    mat[0, 1] = -sn * scale_x
-    mat[0, 2] = scale_x * (-cx * cs + cy * sn + 0.5 * float(scale[0]))
-    mat[1, 0] = sn * scale_y
-    mat[1, 1] = cs * scale_y
-    mat[1, 2] = scale_y * (-cx * sn - cy * cs + 0.5 * float(scale[1]))
-    return mat
+__all__ = ['RandomHalfBody', 'RandomBBoxTransform', 'TopdownAffine', 'GenerateTarget']
 
 
 @TRANSFORMS.register_module()
@@ -282,8 +188,7 @@ class TopdownAffine(BaseTransform):
             warp = build_warp_matrix(center, scale, rot, (w, h))
         results['img'] = cv2.warpAffine(results['img'], warp, (w, h), flags=cv2.INTER_LINEAR)
         if results.get('keypoints') is not None:
-            kpts = np.asarray(results['keypoints'], dtype=np.float32)
-            results['keypoints'] = (kpts @ warp[:, :2].T + warp[:, 2]).astype(np.float32)
+            results['keypoints'] = apply_affine(results['keypoints'], warp)
         results['bbox_scale'] = scale
         results['input_size'] = (w, h)
         results['input_center'] = center.copy()

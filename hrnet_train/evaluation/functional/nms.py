@@ -11,6 +11,8 @@ from typing import Optional, Sequence
 
 import numpy as np
 
+from hrnet_train.structures import box_iou
+
 from .oks import compute_oks
 
 
@@ -125,36 +127,11 @@ def soft_oks_nms(
     return np.asarray(keep, dtype=np.int64)
 
 
-def box_iou(boxes1: np.ndarray, boxes2: np.ndarray) -> np.ndarray:
-    """Pairwise IoU of two box sets.
-
-    Boxes are continuous (x1, y1, x2, y2) with area ``(x2 - x1) * (y2 - y1)`` (torchvision's
-    convention, no legacy ``+ 1``).
-
-    Args:
-        boxes1: (B1, 4) xyxy.
-        boxes2: (B2, 4) xyxy.
-
-    Returns:
-        (B1, B2) float64 IoU in [0, 1]; 0 where the union is empty.
-    """
-    b1 = np.asarray(boxes1, dtype=np.float64).reshape(-1, 4)
-    b2 = np.asarray(boxes2, dtype=np.float64).reshape(-1, 4)
-    area1 = np.clip(b1[:, 2] - b1[:, 0], 0, None) * np.clip(b1[:, 3] - b1[:, 1], 0, None)
-    area2 = np.clip(b2[:, 2] - b2[:, 0], 0, None) * np.clip(b2[:, 3] - b2[:, 1], 0, None)
-    lt = np.maximum(b1[:, None, :2], b2[None, :, :2])  # (B1, B2, 2)
-    rb = np.minimum(b1[:, None, 2:], b2[None, :, 2:])  # (B1, B2, 2)
-    wh = np.clip(rb - lt, 0, None)
-    inter = wh[..., 0] * wh[..., 1]
-    union = area1[:, None] + area2[None, :] - inter
-    return np.where(union > 0, inter / np.where(union > 0, union, 1), 0.0)
-
-
 def nms(boxes: np.ndarray, scores: np.ndarray, iou_thr: float) -> np.ndarray:
     """Greedy box NMS: drop every box with IoU > ``iou_thr`` to a higher-scoring kept box.
 
     Args:
-        boxes: (B, 4) xyxy, continuous coordinates (see :func:`box_iou`).
+        boxes: (B, 4) xyxy, continuous coordinates (``hrnet_train.structures`` convention).
         scores: (B,) box scores.
         iou_thr: IoU threshold; boxes with IoU <= iou_thr to every kept box survive.
 

@@ -15,6 +15,7 @@ def _sample():
         keypoints_visible=np.array([1., 1., 0., 1., 1.], dtype=np.float32),
         flip_indices=FLIP, bbox=np.array([2., 4., 12., 24.], dtype=np.float32),
         bbox_center=np.array([7., 14.], dtype=np.float32),
+        gt_bboxes=np.array([[0., 1., 10., 20.], [25.5, 2., 30., 4.]], dtype=np.float32),
         gt_seg_map=rng.integers(0, 19, size=(40, 30), dtype=np.uint8))
 
 
@@ -24,7 +25,8 @@ def test_flip_twice_is_identity():
     assert once['flip'] is True and once['flip_direction'] == 'horizontal'
     assert not np.array_equal(once['img'], ref['img'])
     twice = RandomFlip(prob=1.)(once)
-    for key in ('img', 'keypoints', 'keypoints_visible', 'bbox', 'bbox_center', 'gt_seg_map'):
+    for key in ('img', 'keypoints', 'keypoints_visible', 'bbox', 'bbox_center', 'gt_bboxes',
+                'gt_seg_map'):
         np.testing.assert_array_equal(twice[key], ref[key], err_msg=key)
     assert twice['img'].flags['C_CONTIGUOUS'] and twice['gt_seg_map'].flags['C_CONTIGUOUS']
 
@@ -37,6 +39,8 @@ def test_flip_values_and_pair_swap():
     np.testing.assert_array_equal(s['keypoints_visible'], [1., 0., 1., 1., 1.])
     np.testing.assert_array_equal(s['bbox'], [17., 4., 27., 24.])
     np.testing.assert_array_equal(s['bbox_center'], [22., 14.])
+    # continuous detection boxes: x -> w - x, edges swapped
+    np.testing.assert_array_equal(s['gt_bboxes'], [[20., 1., 30., 20.], [0., 2., 4.5, 4.]])
     # the mirrored centre is the centre of the mirrored box
     np.testing.assert_array_equal(GetBBoxCenterScale()(dict(bbox=s['bbox']))['bbox_center'],
                                   s['bbox_center'])

@@ -1,71 +1,21 @@
-import cv2
 import numpy as np
 import pytest
 
 from hrnet_train.codecs import MSRAHeatmap
-from hrnet_train.datasets.transforms import (GenerateTarget, RandomBBoxTransform, RandomHalfBody,
-                                             TopdownAffine, build_udp_warp_matrix,
-                                             build_warp_matrix, fix_aspect_ratio)
-
-COCO_UPPER, COCO_LOWER = list(range(11)), list(range(11, 17))
-
-
-def _official_get_affine_transform(center, scale, rot, output_size):
-    """Literal copy of leoxiaobin lib/utils/transforms.py get_affine_transform (scale in 200 px)."""
-    def get_dir(src_point, rot_rad):
-        sn, cs = np.sin(rot_rad), np.cos(rot_rad)
-        return [src_point[0] * cs - src_point[1] * sn, src_point[0] * sn + src_point[1] * cs]
-
-    def get_3rd_point(a, b):
-        direct = a - b
-        return b + np.array([-direct[1], direct[0]], dtype=np.float32)
-
-    scale_tmp = scale * 200.0
-    src_w = scale_tmp[0]
-    dst_w, dst_h = output_size
-    rot_rad = np.pi * rot / 180
-    src_dir = get_dir([0, src_w * -0.5], rot_rad)
-    dst_dir = np.array([0, dst_w * -0.5], np.float32)
-    src = np.zeros((3, 2), dtype=np.float32)
-    dst = np.zeros((3, 2), dtype=np.float32)
-    src[0, :] = center
-    src[1, :] = center + src_dir
-    dst[0, :] = [dst_w * 0.5, dst_h * 0.5]
-    dst[1, :] = np.array([dst_w * 0.5, dst_h * 0.5]) + dst_dir
-    src[2:, :] = get_3rd_point(src[0, :], src[1, :])
-    dst[2:, :] = get_3rd_point(dst[0, :], dst[1, :])
-    return cv2.getAffineTransform(np.float32(src), np.float32(dst))
+from hrnet_train.datasets.transforms import (
+    GenerateTarget,
+    RandomBBoxTransform,
+    RandomHalfBody,
+    TopdownAffine,
+)
+from hrnet_train.structures import apply_affine
 
 
 def _apply(mat, pts):
-    return np.asarray(pts, np.float32) @ mat[:, :2].T + mat[:, 2]
+    return apply_affine(pts, mat)
 
 
-@pytest.mark.parametrize('rot', [0., 30., -75.])
-def test_warp_matrix_matches_official(rot):
-    center, scale = np.array([300.5, 200.25]), np.array([150., 200.])
-    ours = build_warp_matrix(center, scale, rot, (192, 256))
-    ref = _official_get_affine_transform(center, scale / 200., rot, (192, 256))
-    np.testing.assert_allclose(ours, ref, rtol=1e-5, atol=1e-4)
-    inv = build_warp_matrix(center, scale, rot, (192, 256), inv=True)
-    np.testing.assert_allclose(_apply(inv, _apply(ours, [[10., 20.]])), [[10., 20.]], atol=1e-3)
-
-
-def test_rotation_directions():
-    c, s = np.array([100., 100.]), np.array([96., 128.])
-    # official: +90 deg turns the content counter-clockwise on screen: a point right of the
-    # centre ends above the input centre
-    np.testing.assert_allclose(_apply(build_warp_matrix(c, s, 90., (192, 256)), [[110., 100.]]),
-                               [[96., 128. - 20.]], atol=1e-3)
-    # UDP reference: the opposite sign (point right of the centre ends below it)
-    np.testing.assert_allclose(
-        _apply(build_udp_warp_matrix(c, s, 90., (192, 256)), [[110., 100.]]),
-        [[95.5, 127.5 + 10. * 255 / 128]], atol=1e-3)
-
-
-def test_fix_aspect_ratio():
-    np.testing.assert_allclose(fix_aspect_ratio(np.array([100., 100.]), 0.75), [100., 400 / 3])
-    np.testing.assert_allclose(fix_aspect_ratio(np.array([30., 100.]), 0.75), [75., 100.])
+COCO_UPPER, COCO_LOWER = list(range(11)), list(range(11, 17))
 
 
 @pytest.mark.parametrize('use_udp,expected_center', [(False, (96., 128.)), (True, (95.5, 127.5))])
