@@ -34,10 +34,15 @@ def _dataset_meta(cfg: Config) -> dict:
 
 def init_model(config: Union[str, Config], checkpoint: Optional[str] = None, *,
                device: str = 'cpu', cfg_options: Optional[dict] = None) -> torch.nn.Module:
-    """Build ``cfg.model``, load ``checkpoint`` (any layout ``load_official_weights`` accepts) and
-    put it in eval mode on ``device``. ``model.cfg`` and ``model.dataset_meta`` are set."""
-    from hrnet_train.engine.launch import load_config
-    from hrnet_train.models.utils.official_weights import load_official_weights
+    """Build ``cfg.model``, load ``checkpoint`` strictly and put it in eval mode on ``device``.
+
+    ``checkpoint`` is a path, URL or ``open-mmlab://`` name in any layout
+    :func:`hrnet_train.models.utils.load_checkpoint` accepts; every model tensor must come from
+    it (``CheckpointError`` otherwise). ``model.cfg`` is set, and ``model.dataset_meta`` from the
+    checkpoint's ``meta.dataset_meta`` when it has one, else from the config's test dataset.
+    """
+    from hrnet_train.config import load_config
+    from hrnet_train.models.utils import load_checkpoint, read_checkpoint
     from hrnet_train.utils import register_all_modules
     register_all_modules()
     cfg = load_config(config) if isinstance(config, str) else copy.deepcopy(config)
@@ -49,9 +54,8 @@ def init_model(config: Union[str, Config], checkpoint: Optional[str] = None, *,
     model = MODELS.build(model_cfg)
     meta = _dataset_meta(cfg)
     if checkpoint is not None:
-        from hrnet_train.utils.safe_load import safe_torch_load
-        ckpt = safe_torch_load(checkpoint)
-        load_official_weights(model, ckpt, strict=True)
+        ckpt = read_checkpoint(checkpoint)
+        load_checkpoint(model, ckpt, strict=True, source=str(checkpoint))
         if isinstance(ckpt, dict) and isinstance(ckpt.get('meta'), dict):
             meta = dict(ckpt['meta'].get('dataset_meta') or meta)
     model.cfg = cfg

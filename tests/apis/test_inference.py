@@ -73,3 +73,46 @@ def test_inference_segmentor_on_real_frame(tmp_path, monkeypatch):
     out = inference_segmentor(model, img)
     assert tuple(out.pred_seg_map.shape[-2:]) == (128, 256)
     assert int(out.pred_seg_map.max()) < 19
+
+
+SEG_CFG = ROOT / 'configs/seg/hrnetv2-w18-small-v1_cityscapes-tiny_quickstart.py'
+
+
+def test_init_model_loads_an_official_pose_release_strictly(pose_ckpt, tmp_path):
+    """Released pose_hrnet_*.pth: a plain dict of bare backbone keys + final_layer.*."""
+    from hrnet_train.utils.safe_load import safe_torch_load
+    ours = safe_torch_load(pose_ckpt)['state_dict']
+    official = {k.split('.', 1)[1]: v for k, v in ours.items()}
+    path = tmp_path / 'pose_hrnet_w18_small.pth'
+    torch.save(official, path)
+    ref = init_model(str(POSE_CFG), str(pose_ckpt))
+    model = init_model(str(POSE_CFG), str(path))
+    for k, v in ours.items():
+        assert torch.equal(model.state_dict()[k], v), k
+    x = torch.randn(1, 3, 128, 96, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        torch.testing.assert_close(model(x), ref(x), rtol=0, atol=0)
+    assert model.dataset_meta['flip_indices'] == ref.dataset_meta['flip_indices']
+
+
+def test_init_model_takes_dataset_meta_from_the_checkpoint(pose_ckpt, tmp_path):
+    from hrnet_train.utils.safe_load import safe_torch_load
+    ckpt = safe_torch_load(pose_ckpt)
+    ckpt['meta']['dataset_meta'] = dict(dataset_name='mine', flip_indices=list(range(17)),
+                                        sigmas=np.full(17, 0.05))
+    path = tmp_path / 'with_meta.pth'
+    torch.save(ckpt, path)
+    model = init_model(str(POSE_CFG), str(path))
+    assert model.dataset_meta['dataset_name'] == 'mine'
+
+
+def test_init_model_rejects_a_checkpoint_of_another_task(tmp_path, monkeypatch):
+    from hrnet_train.utils.errors import CheckpointError
+    monkeypatch.chdir(ROOT)
+    seg = init_model(str(SEG_CFG))
+    path = tmp_path / 'seg.pth'
+    torch.save({'meta': {}, 'state_dict': seg.state_dict()}, path)
+    with pytest.raises(CheckpointError, match=r"seg.pth does not fit TopdownPoseEstimator .*"
+                                              r"missing from the file: head.final_layer.weight.*"
+                                              r"the file holds decode_head.\* \(segmentation\)"):
+        init_model(str(POSE_CFG), str(path))

@@ -330,17 +330,24 @@ class HRNet(BaseModule):
 
     # ----------------------------------------------------------------------------- init
     def init_weights(self) -> None:
-        """Normal(std=0.001) convs and BN 1/0 (official pose/seg init), or load ``Pretrained``."""
-        if self.init_cfg is not None and self.init_cfg.get('type') == 'Pretrained':
-            from hrnet_train.models.utils.official_weights import load_official_weights
-            load_official_weights(self, self.init_cfg['checkpoint'],
-                                  strict=self.init_cfg.get('strict', False))
-            self._is_init = True
-            return
+        """Normal(std=0.001) convs and BN 1/0 (official pose/seg init), then ``init_cfg``: other
+        initializers, then ``Pretrained`` last (as mmengine orders them). ``Pretrained`` always
+        goes through :class:`hrnet_train.models.utils.Pretrained`, whatever the default scope."""
+        from mmengine.model.weight_init import initialize
+
+        from hrnet_train.models.utils.pretrained_init import Pretrained
         for m in self.modules():
             if isinstance(m, nn.Conv2d):
                 nn.init.normal_(m.weight, std=0.001)
             elif isinstance(m, (_BatchNorm, nn.GroupNorm)):
                 nn.init.constant_(m.weight, 1)
                 nn.init.constant_(m.bias, 0)
+        cfgs = [] if self.init_cfg is None else (
+            [self.init_cfg] if isinstance(self.init_cfg, dict) else list(self.init_cfg))
+        others = [c for c in cfgs if c.get('type') != 'Pretrained']
+        if others:
+            initialize(self, others)
+        for cfg in cfgs:
+            if cfg.get('type') == 'Pretrained':
+                Pretrained(**{k: v for k, v in cfg.items() if k != 'type'})(self)
         self._is_init = True

@@ -1,6 +1,14 @@
-"""Model utilities: official checkpoint loading."""
-from .official_weights import (LoadReport, canonical_key, convert_state_dict,
-                               load_official_weights, unwrap_state_dict)
+"""Model utilities: the one checkpoint loading path and the ``Pretrained`` initializer."""
+from .official_weights import (
+                               LoadReport,
+                               canonical_key,
+                               convert_state_dict,
+                               load_checkpoint,
+                               load_official_weights,
+                               read_checkpoint,
+                               unwrap_state_dict,
+)
+from .pretrained_init import Pretrained
 
-__all__ = ['LoadReport', 'canonical_key', 'convert_state_dict', 'load_official_weights',
-           'unwrap_state_dict']
+__all__ = ['LoadReport', 'Pretrained', 'canonical_key', 'convert_state_dict', 'load_checkpoint',
+           'load_official_weights', 'read_checkpoint', 'unwrap_state_dict']

@@ -7,7 +7,8 @@ import torch
 import torch.nn as nn
 
 from hrnet_train.models.backbones.hrnet import HRNet
-from hrnet_train.models.utils.official_weights import canonical_key, load_official_weights
+from hrnet_train.models.utils.official_weights import canonical_key, load_checkpoint
+from hrnet_train.utils.errors import CheckpointError
 
 
 class _PoseLike(nn.Module):
@@ -46,18 +47,17 @@ def test_plain_official_backbone_and_pose_release():
     official = {k[len('backbone.'):] if k.startswith('backbone.') else k[len('head.'):]: v
                 for k, v in _randomised(src).items()}  # bare keys + final_layer.*
     target = _PoseLike()
-    report = load_official_weights(target, official, strict=True)
+    report = load_checkpoint(target, official, strict=True)
     assert not report.missing and not report.unexpected
     assert torch.equal(target.head.final_layer.weight, official['final_layer.weight'])
     _assert_equal_state(target.backbone, {k: v for k, v in official.items()
                                           if not k.startswith('final_layer')})
     # the same file into a bare backbone: the pose head is unexpected -> strict raises
-    with pytest.raises(KeyError, match='unexpected'):
-        load_official_weights(HRNet('w18-small-v1', multi_scale_output=False), official)
-    rep = load_official_weights(HRNet('w18-small-v1', multi_scale_output=False), official,
-                                strict=False)
-    assert rep.unexpected == ['final_layer.bias', 'final_layer.weight'] or \
-        sorted(rep.unexpected) == ['final_layer.bias', 'final_layer.weight']
+    with pytest.raises(CheckpointError, match='2 file key.s. not in the model: final_layer'):
+        load_checkpoint(HRNet('w18-small-v1', multi_scale_output=False), official)
+    rep = load_checkpoint(HRNet('w18-small-v1', multi_scale_output=False), official,
+                          strict=True, allow_unexpected=True)
+    assert sorted(rep.unexpected) == ['final_layer.bias', 'final_layer.weight']
 
 
 def test_official_pose_training_checkpoint_module_prefix():
@@ -67,7 +67,7 @@ def test_official_pose_training_checkpoint_module_prefix():
             'state_dict': collections.OrderedDict(('module.' + k, v) for k, v in bare.items()),
             'best_state_dict': {}, 'optimizer': {}}
     target = _PoseLike()
-    load_official_weights(target, ckpt, strict=True)
+    load_checkpoint(target, ckpt, strict=True)
     _assert_equal_state(target, src)
 
 
@@ -77,13 +77,13 @@ def test_official_seg_fullmodel_with_loss_buffer():
     state = {'model.' + k: v for k, v in bare.items()}
     state['loss.criterion.weight'] = torch.ones(19)
     target = _SegLike()
-    report = load_official_weights(target, {'epoch': 3, 'best_mIoU': 0.5, 'state_dict': state},
+    report = load_checkpoint(target, {'epoch': 3, 'best_mIoU': 0.5, 'state_dict': state},
                                    strict=True)
     assert report.skipped == ['loss.criterion.weight']
     _assert_equal_state(target, src)
 
 
-def test_openmmlab_prefixes_and_mmseg_head_rename():
+def test_openmmlab_prefixes_and_mmseg_head_rename_fills_the_conv_bias():
     src = _randomised(_SegLike())
     mm = {}
     for k, v in src.items():
@@ -94,19 +94,23 @@ def test_openmmlab_prefixes_and_mmseg_head_rename():
     del mm['decode_head.convs.0.conv.bias']  # mmseg's conv before BN has no bias
     ckpt = {'meta': {'epoch': 1, 'dataset_meta': {'palette': np.zeros((3, 3))}}, 'state_dict': mm}
     target = _SegLike()
-    report = load_official_weights(target, ckpt, strict=False)
-    assert report.missing == ['decode_head.last_layer.0.bias']
-    _assert_equal_state(target, {k: v for k, v in src.items() if k != 'decode_head.last_layer.0.bias'})
-    with pytest.raises(KeyError, match='missing'):
-        load_official_weights(_SegLike(), ckpt, strict=True)
-    load_official_weights(_SegLike(), ckpt, strict=True, ignore_missing=('decode_head.',))
+    report = load_checkpoint(target, ckpt, strict=True)  # raised 'missing' before the fill
+    assert not report.missing and report.filled == ['decode_head.last_layer.0.bias']
+    assert not target.decode_head.last_layer[0].bias.any()
+    _assert_equal_state(target, {k: v for k, v in src.items()
+                                 if k != 'decode_head.last_layer.0.bias'})
+    # an official-layout file that lacks the bias is not mmseg's: still missing
+    official = {k: v for k, v in src.items() if k != 'decode_head.last_layer.0.bias'}
+    with pytest.raises(CheckpointError,
+                       match='missing from the file: decode_head.last_layer.0.bias'):
+        load_checkpoint(_SegLike(), official)
 
 
 def test_maskrcnn_benchmark_body_prefix_without_num_batches_tracked():
     src = _randomised(HRNet('w18-small-v1'))
     state = {'backbone.body.' + k: v for k, v in src.items() if 'num_batches_tracked' not in k}
     target = HRNet('w18-small-v1')
-    report = load_official_weights(target, state, strict=True)
+    report = load_checkpoint(target, state, strict=True)
     assert len(report.filled) == sum('num_batches_tracked' in k for k in src)
     _assert_equal_state(target, {k: v for k, v in src.items() if 'num_batches_tracked' not in k})
 
@@ -119,7 +123,7 @@ def test_imagenet_release_drops_classification_head():
     state['final_layer.0.weight'] = torch.zeros(2048, 1024, 1, 1)
     state['classifier.weight'] = torch.zeros(1000, 2048)
     target = HRNet('w18-small-v1')
-    report = load_official_weights(target, state, strict=True)
+    report = load_checkpoint(target, state, strict=True)
     assert sorted(report.skipped) == sorted(['incre_modules.0.0.conv1.weight',
                                              'downsamp_modules.0.0.weight',
                                              'final_layer.0.weight', 'classifier.weight'])
@@ -128,17 +132,23 @@ def test_imagenet_release_drops_classification_head():
 def test_pose_file_into_multiscale_model_reports_missing_fuse_rows():
     src = _randomised(HRNet('w18-small-v1', multi_scale_output=False))
     target = HRNet('w18-small-v1')
-    report = load_official_weights(target, src, strict=False)
+    report = load_checkpoint(target, src, strict=False)
     assert report.missing and all(k.startswith('stage4.0.fuse_layers.') for k in report.missing)
     assert not any(k.startswith('stage4.0.fuse_layers.0.') for k in report.missing)
+    assert report.hint == ("the file's backbone was built with multi_scale_output=False and the "
+                           "model's with True")
+    with pytest.raises(CheckpointError, match='multi_scale_output=False and the model.s with True'):
+        load_checkpoint(HRNet('w18-small-v1'), src)
 
 
 def test_shape_mismatch_fails_loudly():
     src = _randomised(_PoseLike())
     src['head.final_layer.weight'] = torch.zeros(14, 16, 1, 1)
     src['head.final_layer.bias'] = torch.zeros(14)
-    with pytest.raises(ValueError, match=r'head.final_layer.weight: file \(14, 16, 1, 1\)'):
-        load_official_weights(_PoseLike(), src)
+    with pytest.raises(CheckpointError,
+                       match=r'head.final_layer.weight: file \(14, 16, 1, 1\) '
+                             r'vs model \(17, 16, 1, 1\)'):
+        load_checkpoint(_PoseLike(), src)
 
 
 def test_file_round_trip_under_weights_only(tmp_path):
@@ -148,14 +158,14 @@ def test_file_round_trip_under_weights_only(tmp_path):
     torch.save({'meta': {'epoch': 3, 'seed': np.int64(7), 'dataset_meta': {
         'sigmas': np.array([0.1, 0.2])}}, 'state_dict': src}, path)
     target = _PoseLike()
-    load_official_weights(target, str(path), strict=True)
+    load_checkpoint(target, str(path), strict=True)
     _assert_equal_state(target, src)
-    with pytest.raises(FileNotFoundError, match='nope.pth'):
-        load_official_weights(_PoseLike(), str(tmp_path / 'nope.pth'))
+    with pytest.raises(CheckpointError, match='not found: .*nope.pth'):
+        load_checkpoint(_PoseLike(), str(tmp_path / 'nope.pth'))
     bad = tmp_path / 'trunc.pth'
     bad.write_bytes(path.read_bytes()[:200])
-    with pytest.raises(RuntimeError, match='trunc.pth'):
-        load_official_weights(_PoseLike(), str(bad))
+    with pytest.raises(CheckpointError, match='trunc.pth'):
+        load_checkpoint(_PoseLike(), str(bad))
 
 
 def test_pretrained_init_cfg(tmp_path):
@@ -175,6 +185,19 @@ def test_pretrained_init_cfg(tmp_path):
     ('backbone.body.conv1.weight', 'backbone.conv1.weight'),
     ('head.final_layer.bias', 'head.final_layer.bias'),
     ('loss.criterion.weight', None),
+    ('decode_head.convs.0.bn.running_var', 'decode_head.last_layer.1.running_var'),
+    ('decode_head.conv_seg.weight', 'decode_head.last_layer.3.weight'),
+    ('module.model.stage4.0.fuse_layers.0.1.0.weight',
+     'backbone.stage4.0.fuse_layers.0.1.0.weight'),
 ])
 def test_canonical_key(key, expected):
     assert canonical_key(key) == expected
+
+
+def test_same_width_other_depth_says_another_arch():
+    from hrnet_train.models.backbones.hrnet import ARCH_SETTINGS
+    deeper = {s: dict(v) for s, v in ARCH_SETTINGS['w18-small-v1'].items()}
+    deeper['stage3']['num_modules'] = 2  # w18-small-v1 has 1
+    with pytest.raises(CheckpointError, match=r'file key\(s\) not in the model: stage3\.1\..*'
+                                              r'another arch'):
+        load_checkpoint(HRNet('w18-small-v1'), HRNet(extra=deeper).state_dict())
