@@ -1,13 +1,16 @@
 """Checkpoint files: atomic writes, finding the latest valid one, RNG states.
 
 A checkpoint is written to ``<path>.tmp`` in the same directory, flushed and fsync'ed, then
-renamed over ``<path>`` with ``os.replace`` (atomic on POSIX), so a crash or preemption during
-the write never leaves a truncated ``epoch_*.pth`` / ``iter_*.pth`` behind. Files truncated by
-other means (copying, full disks before this change) are detected by :func:`is_valid_checkpoint`
-and skipped by :func:`find_latest_checkpoint`.
+renamed over ``<path>`` with ``os.replace`` (atomic on POSIX), so a crash, a preemption or a full
+disk during the write never leaves a truncated ``epoch_*.pth`` / ``iter_*.pth`` behind. mmengine's
+own ``CheckpointHook`` code writes this way once it is given the :class:`AtomicLocalBackend`
+(``backend_args=dict(backend='atomic_local')``, what :class:`AtomicCheckpointHook` sets). Files
+truncated by other means (copying, older runs) are detected by :func:`is_valid_checkpoint` and
+skipped by :func:`find_latest_checkpoint`.
 """
 from __future__ import annotations
 
+import errno
 import io
 import os
 import os.path as osp
@@ -15,15 +18,20 @@ import random
 import re
 import warnings
 import zipfile
-from typing import Any
+from pathlib import Path
+from typing import Any, Union
 
 import numpy as np
 import torch
+from mmengine.fileio import LocalBackend, register_backend
 
+from hrnet_train.utils.errors import CheckpointError
 from hrnet_train.utils.safe_load import safe_torch_load
 
 _CKPT_NAME = re.compile(r'^(epoch|iter)_(\d+)\.pth$')
 LAST_CHECKPOINT_FILE = 'last_checkpoint'
+# Name of the storage backend below in mmengine's (global, unscoped) backend table.
+ATOMIC_LOCAL_BACKEND = 'atomic_local'
 
 
 def _fsync_dir(dirname: str) -> None:
@@ -43,7 +51,8 @@ def _fsync_dir(dirname: str) -> None:
 def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> None:
     """Write ``data`` to ``path`` via ``<path>.tmp`` + fsync + ``os.replace``.
 
-    On any error the temporary file is removed and ``path`` keeps its previous content.
+    On any error, including a ``KeyboardInterrupt`` raised in the middle of the write (a second
+    Ctrl-C), the temporary file is removed and ``path`` keeps its previous content.
     """
     path = os.fspath(path)
     dirname = osp.dirname(osp.abspath(path))
@@ -56,8 +65,10 @@ def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> None:
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
-        if osp.exists(tmp):
+        try:
             os.remove(tmp)
+        except OSError:  # never created, or already renamed; the original error matters
+            pass
         raise
     _fsync_dir(dirname)
 
@@ -72,6 +83,43 @@ def save_checkpoint_atomic(checkpoint: dict, path: str | os.PathLike) -> None:
     buffer = io.BytesIO()
     torch.save(checkpoint, buffer)
     write_bytes_atomic(path, buffer.getvalue())
+
+
+class AtomicLocalBackend(LocalBackend):
+    """mmengine's local file backend whose ``put`` / ``put_text`` replace files atomically.
+
+    Registered as ``'atomic_local'``: ``backend_args=dict(backend='atomic_local')`` on a
+    ``CheckpointHook`` makes mmengine's ``save_checkpoint`` (periodic, best and last checkpoints)
+    write through :func:`write_bytes_atomic`. Reading, listing and removing are ``LocalBackend``'s.
+
+    Raises:
+        CheckpointError: from ``put`` / ``put_text`` when the write fails (disk full, I/O error);
+            the file's previous version and every other file are untouched, no ``.tmp`` is left.
+    """
+
+    def put(self, obj: bytes, filepath: Union[str, Path]) -> None:
+        """Write ``obj`` to ``filepath`` via ``<filepath>.tmp`` + fsync + ``os.replace``."""
+        try:
+            write_bytes_atomic(filepath, obj)
+        except OSError as exc:
+            raise CheckpointError(_write_failed_message(filepath, exc)) from exc
+
+    def put_text(self, obj: str, filepath: Union[str, Path], encoding: str = 'utf-8') -> None:
+        """Atomic text write (see :meth:`put`)."""
+        self.put(obj.encode(encoding), filepath)
+
+
+def _write_failed_message(filepath: Union[str, Path], exc: OSError) -> str:
+    reason = exc.strerror or str(exc) or type(exc).__name__
+    if exc.errno is not None and exc.errno in errno.errorcode:
+        reason = f'{errno.errorcode[exc.errno]}: {reason}'
+    return (f'cannot write checkpoint {os.fspath(filepath)} ({reason}); nothing was replaced, '
+            'the previous checkpoint is intact: free disk space (or lower '
+            'default_hooks.checkpoint.max_keep_ckpts, keeping at least 2) and continue with '
+            '--resume')
+
+
+register_backend(ATOMIC_LOCAL_BACKEND, AtomicLocalBackend)
 
 
 def is_valid_checkpoint(path: str | os.PathLike) -> bool:

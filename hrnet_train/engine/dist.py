@@ -1,4 +1,5 @@
-"""Initialise ``torch.distributed`` on machines without CUDA (gloo).
+"""Distributed helpers: ``torch.distributed`` on machines without CUDA (gloo), and agreeing on a
+verdict across ranks.
 
 mmengine 0.10.7's ``init_dist`` calls ``torch.cuda.set_device`` for the pytorch and slurm
 launchers, which fails on CPU-only builds; the Runner calls :func:`init_cpu_dist` instead when
@@ -11,7 +12,33 @@ import os
 import subprocess
 import warnings
 
+import torch
 import torch.distributed as torch_dist
+import torch.nn as nn
+from mmengine.dist import all_reduce, get_dist_info
+
+
+def model_device(model: nn.Module) -> torch.device:
+    """Device of the model's first parameter (CPU for a model without parameters)."""
+    for param in model.parameters():
+        return param.device
+    return torch.device('cpu')
+
+
+def any_rank(flag: bool, *, device: torch.device) -> bool:
+    """Whether ``flag`` is true on at least one rank (one all-reduce; ``flag`` when not
+    distributed). Every rank must call it, so that all of them stop at the same iteration.
+
+    Args:
+        flag: this rank's verdict.
+        device: where the collective runs (the model's device: CUDA for NCCL).
+    """
+    _, world_size = get_dist_info()
+    if world_size == 1:
+        return bool(flag)
+    tensor = torch.tensor([1.0 if flag else 0.0], device=device)
+    all_reduce(tensor, op='max')
+    return bool(tensor.item())
 
 
 def init_cpu_dist(launcher: str, backend: str = 'gloo', port: int | None = None,

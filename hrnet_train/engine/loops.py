@@ -10,6 +10,11 @@ Given a dataloader *config*, each loop swaps mmengine's ``InfiniteSampler`` /
 ``DefaultSampler`` for :class:`ResumableInfiniteSampler` / :class:`ResumableDefaultSampler`
 (same arguments). With any other sampler, or a custom ``batch_sampler``, the position cannot be
 computed; the loops then fall back to mmengine's replay, with a warning.
+
+Creating a DataLoader iterator draws the workers' base seed from torch's global generator. The
+loops create theirs under :func:`torch.random.fork_rng`, so that this draw does not depend on
+where a run started: a resumed run (whose iterator is created after the RNG states are
+restored) then draws the same numbers as the uninterrupted one.
 """
 from __future__ import annotations
 
@@ -44,6 +49,11 @@ def _upgrade_sampler(dataloader: Union[DataLoader, Dict]) -> Union[DataLoader, D
         dataloader = copy.deepcopy(dataloader)
         dataloader['sampler']['type'] = _SAMPLER_UPGRADES[sampler['type']]
     return dataloader
+
+
+def _keep_global_rng():
+    """Context in which creating a DataLoader iterator leaves torch's CPU generator as it was."""
+    return torch.random.fork_rng(devices=[])
 
 
 def _resumable_sampler(dataloader: DataLoader):
@@ -100,9 +110,11 @@ class FastResumeIterBasedTrainLoop(IterBasedTrainLoop):
             if self._iter > 0:
                 print_log(f'Resuming at iteration {self._iter}: sampler moved to sample '
                           f'{position} of this rank without loading data', logger='current')
-            self.dataloader_iterator = _InfiniteDataloaderIterator(self.dataloader)
+            with _keep_global_rng():
+                self.dataloader_iterator = _InfiniteDataloaderIterator(self.dataloader)
             return
-        self.dataloader_iterator = _InfiniteDataloaderIterator(self.dataloader)
+        with _keep_global_rng():
+            self.dataloader_iterator = _InfiniteDataloaderIterator(self.dataloader)
         if self._iter > 0:
             print_log(f'{type(self.dataloader.sampler).__name__} cannot be positioned; advancing '
                       f'the dataloader {self._iter} steps (use ResumableInfiniteSampler)',
@@ -154,21 +166,19 @@ class FastResumeEpochBasedTrainLoop(EpochBasedTrainLoop):
                       f'({len(self.dataloader)} iterations each); starting the epoch at 0',
                       logger='current', level=logging.WARNING)
             start = 0
-        batches = self.dataloader
-        if start > 0:
-            sampler = _resumable_sampler(self.dataloader)
-            if sampler is not None:
-                sampler.set_position(start * self.dataloader.batch_size)
-                print_log(f'Resuming epoch {self._epoch + 1} at batch {start} without loading '
-                          'the skipped data', logger='current')
-                batches = iter(self.dataloader)
-            else:
-                print_log(f'{type(self.dataloader.sampler).__name__} cannot be positioned; '
-                          f'loading and discarding {start} batches', logger='current',
-                          level=logging.WARNING)
-                batches = iter(self.dataloader)
-                for _ in range(start):
-                    next(batches)
+        sampler = _resumable_sampler(self.dataloader) if start > 0 else None
+        if sampler is not None:
+            sampler.set_position(start * self.dataloader.batch_size)
+            print_log(f'Resuming epoch {self._epoch + 1} at batch {start} without loading '
+                      'the skipped data', logger='current')
+        with _keep_global_rng():
+            batches = iter(self.dataloader)
+        if start > 0 and sampler is None:
+            print_log(f'{type(self.dataloader.sampler).__name__} cannot be positioned; '
+                      f'loading and discarding {start} batches', logger='current',
+                      level=logging.WARNING)
+            for _ in range(start):
+                next(batches)
         for idx, data_batch in enumerate(batches, start):
             self.run_iter(idx, data_batch)
         self.runner.call_hook('after_train_epoch')

@@ -1,11 +1,17 @@
-"""hrnet-train's Runner: mmengine's Runner with safe, atomic, complete checkpoints.
+"""hrnet-train's Runner: mmengine's Runner with safe loading, one training per work dir and
+CPU-distributed training.
 
 What it changes relative to mmengine 0.10.7 (REFERENCE §5.2, §6):
 
-- ``load_checkpoint`` / ``resume`` read local files with ``weights_only=True`` plus a small
-  allow-list (:func:`hrnet_train.utils.safe_torch_load`); nothing turns safety off globally.
-- ``save_checkpoint`` writes ``<file>.tmp``, fsyncs and renames (atomic), and adds the Python,
-  numpy and torch RNG states (``rng_states``), restored on resume.
+- ``load_checkpoint`` (``load_from``, ``tools/test.py``) and ``resume`` go through the one
+  loader, :func:`hrnet_train.models.utils.load_checkpoint`: every official / OpenMMLab layout,
+  ``weights_only=True`` reading, strict by default (every model tensor must come from the file,
+  or a one-line CheckpointError names the missing keys or the shapes), a ``loaded N/M tensors``
+  log line.
+- :class:`DatasetMetaCheckHook` is always registered: a model whose head does not fit the
+  dataset (classes, keypoints) stops before the first batch.
+- ``train`` holds the work-dir lock (:mod:`hrnet_train.engine.work_dir_lock`): a second training
+  in the same work dir, or a fresh one over an earlier run's checkpoints, is refused.
 - ``resume=True`` without ``load_from`` resumes from the most trained *valid* ``epoch_*.pth`` /
   ``iter_*.pth`` in ``work_dir``, skipping a truncated newest file with a warning.
 - mmengine's train loops (``train_cfg = dict(by_epoch=...)`` or ``type='EpochBasedTrainLoop'`` /
@@ -15,34 +21,34 @@ What it changes relative to mmengine 0.10.7 (REFERENCE §5.2, §6):
 - ``channels_last = True`` in a config converts the model and its input batches.
   ``compile`` and ``sync_bn='torch'`` are mmengine's own options and pass through
   (SyncBN needs CUDA; on CPU it is skipped with a warning).
+
+Checkpoint *writing* is mmengine's, extended through hooks: atomic files via the
+``'atomic_local'`` storage backend (:class:`AtomicCheckpointHook`), RNG states and the sampler
+seed via :class:`ResumeStateHook`. Registered in ``RUNNERS`` as ``Runner``, so a config's
+``runner_type='Runner'`` (or ``'hrnet_train.Runner'``) builds it.
 """
 from __future__ import annotations
 
 import copy
-import os.path as osp
-import time
 from typing import Callable, Dict, Optional, Union
 
-import mmengine
 import torch
 import torch.nn as nn
-from mmengine.dist import is_distributed, master_only
-from mmengine.fileio import join_path
+from mmengine.dist import broadcast_object_list, is_distributed, is_main_process
 from mmengine.model import MMDistributedDataParallel, is_model_wrapper
-from mmengine.optim import OptimWrapper
 from mmengine.runner import EpochBasedTrainLoop
 from mmengine.runner import Runner as MMEngineRunner
-from mmengine.runner.checkpoint import (_load_checkpoint, _load_checkpoint_to_model,
-                                        save_checkpoint, weights_to_cpu)
-from mmengine.utils import apply_to, get_git_hash
 
+from hrnet_train.models.utils.official_weights import load_checkpoint as load_model_weights
+from hrnet_train.models.utils.official_weights import read_checkpoint
 from hrnet_train.registry import MODEL_WRAPPERS, RUNNERS
-from hrnet_train.utils.safe_load import allow_checkpoint_globals, safe_torch_load
+from hrnet_train.utils.errors import ConfigError
 
 from .channels_last import enable_channels_last
-from .checkpoint import (find_latest_checkpoint, get_rng_states, save_checkpoint_atomic,
-                         set_rng_states)
+from .checkpoint import find_latest_checkpoint
 from .dist import init_cpu_dist
+from .hooks import DatasetMetaCheckHook, PreemptionCheckpointHook
+from .work_dir_lock import WorkDirInUseError, WorkDirLock
 
 _MMENGINE_DEFAULT_HOOKS = ('runtime_info', 'timer', 'sampler_seed', 'logger', 'param_scheduler',
                            'checkpoint')
@@ -50,20 +56,6 @@ _LOOP_UPGRADES = {
     'EpochBasedTrainLoop': 'hrnet_train.FastResumeEpochBasedTrainLoop',
     'IterBasedTrainLoop': 'hrnet_train.FastResumeIterBasedTrainLoop',
 }
-_REMOTE_PREFIXES = ('http://', 'https://', 'torchvision://', 'open-mmlab://', 'openmmlab://',
-                    'mmcls://', 'modelzoo://', 's3://', 'pavi://')
-
-
-def load_checkpoint_file(filename: str, map_location: Union[str, Callable, None] = 'cpu') -> dict:
-    """Read a checkpoint: local files with :func:`safe_torch_load`, URLs/zoo names through
-    mmengine's loaders inside :func:`allow_checkpoint_globals`."""
-    if filename.startswith(_REMOTE_PREFIXES):
-        with allow_checkpoint_globals():
-            return _load_checkpoint(filename, map_location=map_location)
-    return safe_torch_load(filename, map_location=map_location)
-
-
-@RUNNERS.register_module()
 def normalize_sync_bn(value: Union[bool, str, None]) -> Optional[str]:
     """``sync_bn=True`` means torch's SyncBatchNorm; False/None means off. mmengine also knows
     'mmcv', whose SyncBatchNorm is a compiled op that mmcv-lite does not ship."""
@@ -75,17 +67,53 @@ def normalize_sync_bn(value: Union[bool, str, None]) -> Optional[str]:
                      f"not available with mmcv-lite), got {value!r}")
 
 
+@RUNNERS.register_module()
 class Runner(MMEngineRunner):
-    """mmengine ``Runner`` with the checkpoint, resume and CPU-distributed changes listed in
+    """mmengine ``Runner`` with the loading, work-dir lock and CPU-distributed changes listed in
     :mod:`hrnet_train.engine.runner`. Same constructor and ``from_cfg``.
 
     Extra config keys (read from the config, like mmengine's ``compile``):
         channels_last (bool): convert the model and the preprocessed batches to NHWC.
     """
 
-    _capture_resumed_checkpoint = False
-    _resumed_checkpoint: Optional[dict] = None
-    _cfg_text: Optional[str] = None
+    def train(self) -> nn.Module:
+        """mmengine's training, holding ``<work_dir>/train.lock`` from start to end.
+
+        Raises:
+            WorkDirInUseError: on every rank, when rank 0 finds the work dir taken: another
+                training holds the lock (also when resuming); or, without ``resume``, an
+                earlier run left a stale lock (it crashed) or checkpoints
+                (``epoch_*.pth`` / ``iter_*.pth`` / ``last_checkpoint``).
+        """
+        lock = self._lock_work_dir()
+        try:
+            return super().train()
+        finally:  # also on exceptions, and on the SystemExit of PreemptionCheckpointHook
+            for hook in self._hooks:  # after_train, which restores them, runs only on success
+                if isinstance(hook, PreemptionCheckpointHook):
+                    hook.restore_handlers()
+            if lock is not None:
+                lock.release()
+
+    def _lock_work_dir(self) -> Optional[WorkDirLock]:
+        """Rank 0 takes the lock; its verdict is broadcast so that every rank stops."""
+        lock, error = None, None
+        if is_main_process():
+            lock = WorkDirLock(self.work_dir)
+            try:
+                lock.acquire(resuming=bool(self._resume))
+            except Exception as exc:  # the other ranks wait for the verdict below
+                lock, error = None, exc
+        if is_distributed():
+            verdict = [None if error is None else
+                       (isinstance(error, WorkDirInUseError), str(error))]
+            broadcast_object_list(verdict, src=0)
+            if error is None and verdict[0] is not None:
+                in_use, message = verdict[0]
+                error = WorkDirInUseError(message) if in_use else ConfigError(message)
+        if error is not None:
+            raise error
+        return lock
 
     # environment ---------------------------------------------------------------------------------
     def setup_env(self, env_cfg: Dict) -> None:
@@ -116,7 +144,8 @@ class Runner(MMEngineRunner):
 
     def register_default_hooks(self, hooks: Optional[Dict] = None) -> None:
         """As mmengine, but ``None`` also removes our extra default hooks (``non_finite_loss``,
-        ``preemption``); mmengine accepts ``None`` only for its own names."""
+        ``loss_spike``, ``resume_state``, ``preemption``, ...); mmengine accepts ``None`` only
+        for its own names."""
         if hooks is not None:
             hooks = {name: hook for name, hook in hooks.items()
                      if hook is not None or name in _MMENGINE_DEFAULT_HOOKS}
@@ -144,58 +173,37 @@ class Runner(MMEngineRunner):
     def load_checkpoint(self,
                         filename: str,
                         map_location: Union[str, Callable] = 'cpu',
-                        strict: bool = False,
-                        revise_keys: list = [(r'^module.', '')]):  # noqa: B006 - mmengine API
-        """Load model weights from ``filename`` with ``weights_only`` semantics.
+                        strict: bool = True,
+                        revise_keys: Optional[list] = None):
+        """Load model weights from ``filename`` (any layout the one loader knows).
+
+        Args:
+            filename: local path (read with ``weights_only=True``), URL or zoo name.
+            map_location: as ``torch.load``.
+            strict: every model parameter and buffer must come from the file (a classification
+                head of an ImageNet file is skipped and reported); False only reports. mmengine's
+                ``resume`` calls this without ``strict``, so resuming is strict too.
+            revise_keys: mmengine's key rewriting; not needed (wrapper prefixes are stripped by
+                the loader) and refused when given, rather than silently ignored.
 
         Returns:
             the whole checkpoint dict (meta, optimizer, ... as saved).
         """
-        checkpoint = load_checkpoint_file(filename, map_location=map_location)
+        if revise_keys:
+            raise ConfigError('load_checkpoint: revise_keys is not supported; the loader strips '
+                              'module./model. prefixes and renames official layouts itself')
+        checkpoint = read_checkpoint(filename, map_location=map_location)
         self.call_hook('after_load_checkpoint', checkpoint=checkpoint)
-        model = self.model.module if is_model_wrapper(self.model) else self.model
-        checkpoint = _load_checkpoint_to_model(model, checkpoint, strict, revise_keys=revise_keys)
+        load_model_weights(self.model, checkpoint, strict=strict, source=filename,
+                           logger=self.logger)
         self._has_loaded = True
-        self.logger.info(f'Load checkpoint from {filename}')
-        if self._capture_resumed_checkpoint:
-            self._resumed_checkpoint = checkpoint
         return checkpoint
 
-    def resume(self,
-               filename: str,
-               resume_optimizer: bool = True,
-               resume_param_scheduler: bool = True,
-               map_location: Union[str, Callable] = 'default') -> None:
-        """mmengine's resume (model, optimizer, schedulers, message hub, loop counters, seed),
-        then the RNG states saved by :meth:`save_checkpoint`."""
-        self._capture_resumed_checkpoint = True
-        try:
-            super().resume(filename, resume_optimizer, resume_param_scheduler, map_location)
-            checkpoint = self._resumed_checkpoint or {}
-        finally:
-            self._capture_resumed_checkpoint = False
-            self._resumed_checkpoint = None
-        self._restore_sampler_seed(checkpoint.get('meta', {}).get('sampler_seed'))
-        if 'rng_states' in checkpoint:
-            set_rng_states(checkpoint['rng_states'])
-        else:
-            self.logger.warning(f'{filename} has no rng_states; random augmentation after '
-                                'resume will differ from an uninterrupted run')
-
-    def _train_sampler(self):
-        loop = self._train_loop
-        dataloader = getattr(loop, 'dataloader', None)
-        return getattr(dataloader, 'sampler', None)
-
-    def _restore_sampler_seed(self, seed: Optional[int]) -> None:
-        """Give the train sampler the seed of the interrupted run. It differs when none was
-        configured (``randomness.seed=None`` or ``diff_rank_seed=True`` draw a fresh one)."""
-        sampler = self._train_sampler()
-        if seed is None or sampler is None or not hasattr(sampler, 'seed'):
-            return
-        if sampler.seed != seed:
-            self.logger.info(f'train sampler seed {sampler.seed} -> {seed} (from the checkpoint)')
-            sampler.seed = seed
+    def register_hooks(self, default_hooks=None, custom_hooks=None) -> None:
+        """mmengine's hooks, plus :class:`DatasetMetaCheckHook` for every config."""
+        super().register_hooks(default_hooks, custom_hooks)
+        if not any(isinstance(h, DatasetMetaCheckHook) for h in self._hooks):
+            self.register_hook(DatasetMetaCheckHook())
 
     def _iters_per_epoch(self) -> Optional[int]:
         loop = self._train_loop
@@ -239,87 +247,3 @@ class Runner(MMEngineRunner):
         elif self._load_from is not None:
             self.load_checkpoint(self._load_from)
             self._has_loaded = True
-
-    # saving --------------------------------------------------------------------------------------
-    def _build_checkpoint(self, meta: dict, save_optimizer: bool,
-                          save_param_scheduler: bool) -> dict:
-        """The checkpoint dict of mmengine 0.10.7's ``save_checkpoint`` plus ``rng_states``."""
-        if self._cfg_text is None:  # yapf formatting costs ~0.3 s; the config does not change
-            self._cfg_text = self.cfg.pretty_text
-        meta.update(
-            cfg=self._cfg_text,
-            seed=self.seed,
-            experiment_name=self.experiment_name,
-            time=time.strftime('%Y%m%d_%H%M%S', time.localtime()),
-            mmengine_version=mmengine.__version__ + get_git_hash())
-        if hasattr(self.train_dataloader.dataset, 'metainfo'):
-            meta.update(dataset_meta=self.train_dataloader.dataset.metainfo)
-        sampler_seed = getattr(self._train_sampler(), 'seed', None)
-        if isinstance(sampler_seed, int):
-            meta.update(sampler_seed=sampler_seed)
-        model = self.model.module if is_model_wrapper(self.model) else self.model
-        to_cpu = (lambda x: hasattr(x, 'cpu'), lambda x: x.cpu())
-        checkpoint = dict(
-            meta=meta,
-            state_dict=weights_to_cpu(model.state_dict()),
-            message_hub=apply_to(self.message_hub.state_dict(), *to_cpu),
-            rng_states=get_rng_states(),
-        )
-        if save_optimizer:
-            if not isinstance(self.optim_wrapper, OptimWrapper):
-                raise TypeError('runner.optim_wrapper must be an OptimWrapper or '
-                                f'OptimWrapperDict, got {type(self.optim_wrapper).__name__}')
-            checkpoint['optimizer'] = apply_to(self.optim_wrapper.state_dict(), *to_cpu)
-        if save_param_scheduler and self.param_schedulers is None:
-            self.logger.warning('`save_param_scheduler` is True but `self.param_schedulers` '
-                                'is None, so skip saving parameter schedulers')
-            save_param_scheduler = False
-        if save_param_scheduler:
-            if isinstance(self.param_schedulers, dict):
-                checkpoint['param_schedulers'] = {
-                    name: [s.state_dict() for s in schedulers]
-                    for name, schedulers in self.param_schedulers.items()}
-            else:
-                checkpoint['param_schedulers'] = [s.state_dict() for s in self.param_schedulers]
-        return checkpoint
-
-    @master_only
-    def save_checkpoint(self,
-                        out_dir: str,
-                        filename: str,
-                        file_client_args: Optional[dict] = None,
-                        save_optimizer: bool = True,
-                        save_param_scheduler: bool = True,
-                        meta: Optional[dict] = None,
-                        by_epoch: bool = True,
-                        backend_args: Optional[dict] = None) -> None:
-        """Save model, optimizer, schedulers, message hub, RNG states and dataset meta.
-
-        Local paths are written atomically (:func:`save_checkpoint_atomic`); other backends
-        (``backend_args`` / URIs) go through mmengine's ``save_checkpoint``. Arguments as in
-        mmengine (``meta['epoch']``/``meta['iter']`` default to the completed epoch/iteration).
-        """
-        if meta is None:
-            meta = {}
-        elif not isinstance(meta, dict):
-            raise TypeError(f'meta should be a dict or None, but got {type(meta)}')
-        else:
-            meta = dict(meta)
-        if by_epoch:
-            # called from after_train_epoch, before the loop increments the epoch
-            meta.setdefault('epoch', self.epoch + 1)
-            meta.setdefault('iter', self.iter)
-        else:
-            meta.setdefault('epoch', self.epoch)
-            meta.setdefault('iter', self.iter + 1)
-        if file_client_args is not None:
-            raise ValueError('file_client_args is deprecated; use backend_args')
-        filepath = join_path(out_dir, filename, backend_args=backend_args)
-        checkpoint = self._build_checkpoint(meta, save_optimizer, save_param_scheduler)
-        self.call_hook('before_save_checkpoint', checkpoint=checkpoint)
-        if backend_args is None and '://' not in filepath:
-            save_checkpoint_atomic(checkpoint, filepath)
-        else:
-            save_checkpoint(checkpoint, filepath, backend_args=backend_args)
-        self.logger.info(f'Saved checkpoint {osp.basename(filepath)} '
-                         f'(epoch {meta["epoch"]}, iter {meta["iter"]})')

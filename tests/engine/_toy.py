@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import os.path as osp
+import random
 import time
 import uuid
 from typing import Optional
@@ -64,10 +65,12 @@ class ToyModel(BaseModel):
         nan_at_iter: 1-based training forward pass whose loss is made NaN (for the hook test).
         sleep: seconds to sleep in each training forward pass (for the signal test).
         progress_file: after each training forward pass, its count is written here.
+        draw_random: each training forward pass draws from the Python, numpy and torch global
+            generators (as random augmentation does) and appends the draws to ``random_draws``.
     """
 
     def __init__(self, nan_at_iter: Optional[int] = None, sleep: float = 0.0,
-                 progress_file: Optional[str] = None) -> None:
+                 progress_file: Optional[str] = None, draw_random: bool = False) -> None:
         super().__init__()
         torch.manual_seed(0)
         self.linear = nn.Linear(4, 1)
@@ -75,8 +78,10 @@ class ToyModel(BaseModel):
         self.nan_at_iter = nan_at_iter
         self.sleep = sleep
         self.progress_file = progress_file
+        self.draw_random = draw_random
         self.train_forwards = 0
         self.seen_indices: list[list[int]] = []
+        self.random_draws: list[tuple[float, float, float]] = []
 
     def forward(self, inputs: torch.Tensor, data_samples: Optional[dict] = None,
                 mode: str = 'tensor'):
@@ -87,6 +92,9 @@ class ToyModel(BaseModel):
         if mode == 'loss':
             self.train_forwards += 1
             self.seen_indices.append(data_samples['idx'].tolist())
+            if self.draw_random:
+                self.random_draws.append(
+                    (random.random(), float(np.random.rand()), float(torch.rand(1))))
             loss = ((pred - data_samples['target'].to(pred.dtype)) ** 2).mean()
             if self.nan_at_iter is not None and self.train_forwards == self.nan_at_iter:
                 loss = loss * float('nan')
@@ -147,3 +155,33 @@ def build_runner(cfg: Config):
 def model_state(runner) -> dict:
     model = runner.model.module if hasattr(runner.model, 'module') else runner.model
     return {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+
+def fail_file_write(monkeypatch, suffix: str, on_write) -> None:
+    """Make writes to files whose name ends with ``suffix`` store half of their bytes, flush,
+    then call ``on_write()`` (which raises: a full disk, an interrupt, a second Ctrl-C)."""
+    real_open = open
+
+    class HalfWriter:
+        def __init__(self, f):
+            self.f = f
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            self.f.close()
+
+        def write(self, data):
+            self.f.write(data[:len(data) // 2])
+            self.f.flush()
+            on_write()
+
+        def __getattr__(self, name):
+            return getattr(self.f, name)
+
+    def fake_open(file, mode='r', *args, **kwargs):
+        f = real_open(file, mode, *args, **kwargs)
+        return HalfWriter(f) if str(file).endswith(suffix) else f
+
+    monkeypatch.setattr('builtins.open', fake_open)

@@ -1,9 +1,9 @@
 """AMP through torch.amp: bfloat16 on CPU; float16 with dynamic loss scaling on CUDA."""
+import _toy
 import pytest
 import torch
 import torch.nn as nn
 
-import _toy
 from hrnet_train.engine import AmpOptimWrapper
 
 
@@ -63,8 +63,9 @@ def test_amp_fp16_cuda_dynamic_scale():
 
 
 def test_channels_last_option(tmp_path):
-    from hrnet_train.engine import enable_channels_last
     from mmengine.model import BaseDataPreprocessor
+
+    from hrnet_train.engine import enable_channels_last
 
     class Conv(nn.Module):
         def __init__(self):

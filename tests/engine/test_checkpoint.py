@@ -1,19 +1,26 @@
 """Checkpoints: weights_only round trip, atomic writes, latest-valid discovery."""
+import errno
 import os
 import os.path as osp
 import random
 
+import _toy
 import numpy as np
 import pytest
 import torch
 from mmengine.logging import HistoryBuffer
 
-import _toy
+from hrnet_train.engine import AtomicCheckpointHook, AtomicLocalBackend
 from hrnet_train.engine import checkpoint as ckpt_mod
-from hrnet_train.engine.checkpoint import (find_latest_checkpoint, is_valid_checkpoint,
-                                           list_checkpoints, save_checkpoint_atomic,
-                                           write_text_atomic)
+from hrnet_train.engine.checkpoint import (
+    find_latest_checkpoint,
+    is_valid_checkpoint,
+    list_checkpoints,
+    save_checkpoint_atomic,
+    write_text_atomic,
+)
 from hrnet_train.utils import safe_torch_load
+from hrnet_train.utils.errors import CheckpointError
 
 NO_VAL = {'train_cfg.val_begin': 1000}
 
@@ -50,7 +57,7 @@ def test_checkpoint_round_trip_weights_only(tmp_path):
     assert 'TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD' not in os.environ
 
 
-def test_resume_restores_optimizer_scheduler_hub_and_rng(tmp_path):
+def test_resume_restores_optimizer_scheduler_and_hub(tmp_path):
     _train(tmp_path, 4)
     ckpt = safe_torch_load(tmp_path / 'iter_4.pth')
     cfg = _toy.toy_config(tmp_path, **{'train_cfg.max_iters': 4, **NO_VAL})
@@ -58,9 +65,6 @@ def test_resume_restores_optimizer_scheduler_hub_and_rng(tmp_path):
     runner._train_loop = runner.build_train_loop(runner._train_loop)
     runner.optim_wrapper = runner.build_optim_wrapper(runner.optim_wrapper)
     runner.param_schedulers = runner.build_param_scheduler(runner.param_schedulers)
-    random.seed(99)
-    np.random.seed(99)
-    torch.manual_seed(99)
     runner.resume(str(tmp_path / 'iter_4.pth'))
     assert runner.iter == 4
     state = runner.optim_wrapper.state_dict()
@@ -70,11 +74,34 @@ def test_resume_restores_optimizer_scheduler_hub_and_rng(tmp_path):
     hub = runner.message_hub.log_scalars['train/loss_mse']
     assert hub._log_history.tolist() == ckpt['message_hub']['log_scalars'][
         'train/loss_mse']._log_history.tolist()
-    # the RNG streams continue where the checkpoint left them, not from seed 99
-    ckpt_mod.set_rng_states(ckpt['rng_states'])
-    expected = (random.random(), np.random.rand(), torch.rand(1).item())
-    runner.resume(str(tmp_path / 'iter_4.pth'))
-    assert (random.random(), np.random.rand(), torch.rand(1).item()) == expected
+
+
+@pytest.mark.parametrize('resumed_seed', [7, None])
+def test_resume_continues_rng_streams(tmp_path, resumed_seed):
+    """Python/numpy/torch draws after resuming are those of the uninterrupted run: also when a
+    validation ran right after the checkpoint (it re-saves iter_4.pth in after_val_epoch), and
+    when the resumed config's seed differs (mmengine's resume then re-seeds every generator)."""
+    options = {'train_cfg.val_begin': 1, 'train_cfg.val_interval': 4, 'model.draw_random': True,
+               'randomness.seed': 7}
+    full = _train(tmp_path / 'full', 8, **options)
+    first = _train(tmp_path / 'cut', 4, **options)
+    assert first.model.random_draws == full.model.random_draws[:4]
+    assert (tmp_path / 'cut' / 'best_toy_mae_iter_4.pth').is_file()  # validation ran at 4
+    resumed = _train(tmp_path / 'cut', 8, **{**options, 'randomness.seed': resumed_seed},
+                     resume=True)
+    assert resumed.model.train_forwards == 4
+    assert resumed.model.random_draws == full.model.random_draws[4:]
+    assert resumed.model.seen_indices == full.model.seen_indices[4:]
+    assert 'rng_states' in safe_torch_load(tmp_path / 'cut' / 'iter_8.pth')
+
+
+def test_load_from_does_not_restore_rng(tmp_path):
+    """Weights from another run (load_from) are a fresh start: its RNG states stay unused."""
+    options = {'model.draw_random': True}
+    _train(tmp_path / 'a', 4, **options)
+    fresh = _train(tmp_path / 'fresh', 4, **options)
+    loaded = _train(tmp_path / 'b', 4, **options, load_from=str(tmp_path / 'a' / 'iter_4.pth'))
+    assert loaded.model.random_draws == fresh.model.random_draws
 
 
 def test_rng_states_round_trip():
@@ -110,43 +137,75 @@ def test_atomic_save_interrupted_write(tmp_path, monkeypatch):
     class Interrupted(BaseException):
         pass
 
-    real_open = open
+    def interrupt():
+        raise Interrupted
 
-    class HalfWriter:
-        def __init__(self, f):
-            self.f = f
-
-        def __enter__(self):
-            return self
-
-        def __exit__(self, *exc):
-            self.f.close()
-
-        def write(self, data):
-            self.f.write(data[:len(data) // 2])
-            raise Interrupted
-
-    def fake_open(file, mode='r', *args, **kwargs):
-        f = real_open(file, mode, *args, **kwargs)
-        return HalfWriter(f) if str(file).endswith('.tmp') else f
-
-    monkeypatch.setattr('builtins.open', fake_open)
+    _toy.fail_file_write(monkeypatch, '.tmp', interrupt)
     with pytest.raises(Interrupted):
         save_checkpoint_atomic({'w': torch.ones(100)}, path)
-    monkeypatch.setattr('builtins.open', real_open)
+    monkeypatch.undo()
     assert os.listdir(tmp_path) == []
 
 
-def test_last_checkpoint_pointer_written_atomically(tmp_path, monkeypatch):
+def test_last_checkpoint_pointer(tmp_path, monkeypatch):
     _train(tmp_path, 4)
     pointer = tmp_path / 'last_checkpoint'
     assert pointer.read_text() == str(tmp_path / 'iter_4.pth')
+    # what PreemptionCheckpointHook writes it with
     calls = []
     real = ckpt_mod.write_bytes_atomic
     monkeypatch.setattr(ckpt_mod, 'write_bytes_atomic',
                         lambda p, d: (calls.append(osp.basename(p)), real(p, d)))
     write_text_atomic(pointer, 'x')
     assert calls == ['last_checkpoint'] and pointer.read_text() == 'x'
+
+
+def test_checkpoint_hook_writes_every_file_atomically(tmp_path, monkeypatch):
+    """mmengine's own CheckpointHook code (periodic, best, re-saved last checkpoints) writes
+    through the 'atomic_local' backend, and max_keep_ckpts still removes the old files."""
+    written = []
+    real = ckpt_mod.write_bytes_atomic
+    monkeypatch.setattr(ckpt_mod, 'write_bytes_atomic',
+                        lambda p, d: (written.append(osp.basename(p)), real(p, d)))
+    runner = _train(tmp_path, 12, **{'train_cfg.val_begin': 1,
+                                     'default_hooks.checkpoint.max_keep_ckpts': 2})
+    hook = next(h for h in runner.hooks if isinstance(h, AtomicCheckpointHook))
+    assert isinstance(hook.file_backend, AtomicLocalBackend)
+    assert hook.backend_args == dict(backend='atomic_local')
+    # iter_4, iter_8, iter_12; validation at 6 and 12: best files plus re-saves of the last one
+    assert {'iter_4.pth', 'iter_8.pth', 'iter_12.pth', 'best_toy_mae_iter_6.pth'} <= set(written)
+    assert not [n for n in os.listdir(tmp_path) if n.endswith('.tmp')]
+    assert sorted(n for n in os.listdir(tmp_path) if n.startswith('iter_')) == [
+        'iter_12.pth', 'iter_8.pth']
+
+
+def test_explicit_backend_args_are_kept():
+    hook = AtomicCheckpointHook(interval=1, backend_args=dict(backend='local'))
+    assert hook.backend_args == dict(backend='local')
+    assert AtomicCheckpointHook(interval=1, out_dir='s3://bucket/ckpts').backend_args is None
+
+
+def test_disk_full_during_checkpoint_write(tmp_path, monkeypatch):
+    def disk_full():
+        raise OSError(errno.ENOSPC, 'No space left on device')
+
+    _toy.fail_file_write(monkeypatch, 'iter_8.pth.tmp', disk_full)
+    cfg = _toy.toy_config(tmp_path, **{'train_cfg.max_iters': 12, **NO_VAL})
+    runner = _toy.build_runner(cfg)
+    with pytest.raises(CheckpointError) as exc:
+        runner.train()
+    message = str(exc.value)
+    assert '\n' not in message
+    assert str(tmp_path / 'iter_8.pth') in message and 'ENOSPC' in message
+    assert 'previous checkpoint is intact' in message
+    assert isinstance(exc.value.__cause__, OSError)
+    monkeypatch.undo()
+    assert runner.model.train_forwards == 8
+    # no partial file, no .tmp, no lock; the previous checkpoint loads and --resume finds it
+    files = {name for name in os.listdir(tmp_path) if not (tmp_path / name).is_dir()}
+    assert files == {'_toy_config.py', 'iter_4.pth', 'last_checkpoint'}
+    assert safe_torch_load(tmp_path / 'iter_4.pth')['meta']['iter'] == 4
+    assert find_latest_checkpoint(tmp_path) == str(tmp_path / 'iter_4.pth')
 
 
 def test_find_latest_checkpoint_skips_truncated(tmp_path):

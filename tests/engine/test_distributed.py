@@ -8,9 +8,9 @@ import socket
 import subprocess
 import sys
 
+import _toy
 import pytest
 
-import _toy
 from hrnet_train.utils import safe_torch_load
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -22,8 +22,9 @@ def _free_port():
         return s.getsockname()[1]
 
 
-def _dist_script(script, *args, timeout=240):
-    """Run tools/dist_{train,test}.sh with 2 processes (`python` = this interpreter)."""
+def _dist_script(script, *args, timeout=240, check=True):
+    """Run tools/dist_{train,test}.sh with 2 processes (`python` = this interpreter); returns
+    the output (and the exit code when not ``check``)."""
     env = dict(os.environ, PYTHONPATH=osp.dirname(osp.abspath(__file__)), OMP_NUM_THREADS='1',
                PORT=str(_free_port()),
                PATH=osp.dirname(sys.executable) + os.pathsep + os.environ.get('PATH', ''))
@@ -31,6 +32,8 @@ def _dist_script(script, *args, timeout=240):
     cmd = ['bash', osp.join(ROOT, 'tools', script), *args]
     proc = subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, text=True,
                           timeout=timeout)
+    if not check:
+        return proc.returncode, proc.stdout + proc.stderr
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-4000:]
     return proc.stdout + proc.stderr
 
@@ -56,6 +59,21 @@ def test_torchrun_two_cpu_processes_train_and_evaluate(tmp_path, monkeypatch):
                         str(tmp_path / 'single_test'), '--cfg-options', 'log_level=WARNING'])
     assert dist_metrics['toy/num_samples'] == single['toy/num_samples'] == 10  # no padding dup
     assert dist_metrics['toy/mae'] == pytest.approx(single['toy/mae'], rel=1e-6)
+
+
+def test_torchrun_refused_work_dir_stops_every_rank(tmp_path):
+    """Rank 0 finds an earlier run's checkpoints; its verdict reaches rank 1, so both exit at
+    once (instead of rank 1 training alone until a collective times out)."""
+    work_dir = tmp_path / 'used'
+    work_dir.mkdir()
+    (work_dir / 'last_checkpoint').write_text(str(work_dir / 'iter_4.pth'))
+    code, log = _dist_script('dist_train.sh', _toy.CONFIG, '2', '--work-dir', str(work_dir),
+                             '--cfg-options', 'train_cfg.max_iters=4', 'train_cfg.val_begin=1000',
+                             timeout=180, check=False)
+    assert code != 0, log[-4000:]
+    assert log.count(f'work_dir {work_dir} holds checkpoints of an earlier training') >= 2, \
+        log[-4000:]  # both ranks raised it
+    assert not list(work_dir.glob('*.pth')) and not (work_dir / 'train.lock').exists()
 
 
 def _load_tool(name):

@@ -3,13 +3,17 @@ import copy
 import os
 import signal
 
+import _toy
 import pytest
 import torch
 from mmengine.hooks import Hook
 
-import _toy
-from hrnet_train.engine import (FastResumeEpochBasedTrainLoop, FastResumeIterBasedTrainLoop,
-                                ResumableDefaultSampler, ResumableInfiniteSampler)
+from hrnet_train.engine import (
+    FastResumeEpochBasedTrainLoop,
+    FastResumeIterBasedTrainLoop,
+    ResumableDefaultSampler,
+    ResumableInfiniteSampler,
+)
 from hrnet_train.utils import safe_torch_load
 
 NO_VAL = {'train_cfg.val_begin': 1000}

@@ -1,8 +1,8 @@
 """A NaN loss stops training with a message naming the iteration and the loss term."""
+import _toy
 import pytest
 import torch
 
-import _toy
 from hrnet_train.engine import NonFiniteLossError
 from hrnet_train.engine.hooks.non_finite_loss_hook import find_non_finite
 
@@ -28,8 +28,10 @@ def test_find_non_finite_orders_terms_before_total():
 
 def test_default_hooks_can_be_removed(tmp_path):
     cfg = _toy.toy_config(tmp_path, **{'default_hooks.non_finite_loss': None,
+                                       'default_hooks.loss_spike': None,
                                        'default_hooks.preemption': None,
                                        'default_hooks.logger': None})
     names = [type(h).__name__ for h in _toy.build_runner(cfg).hooks]
     assert 'NonFiniteLossHook' not in names and 'PreemptionCheckpointHook' not in names
-    assert 'LoggerHook' not in names and 'AtomicCheckpointHook' in names
+    assert 'LossSpikeHook' not in names and 'LoggerHook' not in names
+    assert 'AtomicCheckpointHook' in names and 'ResumeStateHook' in names

@@ -33,3 +33,25 @@ def test_eval_progress_bar_counts_batches():
     hook2.after_val_iter(_Runner(), 0)
     hook2.after_val_epoch(_Runner())
     assert quiet.getvalue() == ''
+
+
+@pytest.mark.parametrize('runner_type', ['Runner', 'hrnet_train.Runner'])
+def test_runner_type_builds_hrnet_train_runner(tmp_path, runner_type):
+    """`runner_type` in a config builds hrnet-train's Runner through RUNNERS, also from
+    mmengine's root registry under the config's default scope (what tools/train.py does)."""
+    import _toy
+    from mmengine.registry import RUNNERS as MMENGINE_RUNNERS
+    from mmengine.registry import DefaultScope
+
+    from hrnet_train.engine import Runner
+    from hrnet_train.registry import RUNNERS
+    from hrnet_train.utils import register_all_modules
+
+    register_all_modules()
+    assert RUNNERS.get('Runner') is Runner
+    assert RUNNERS.get('normalize_sync_bn') is None  # a function is not a runner
+    cfg = _toy.toy_config(tmp_path / 'a', runner_type=runner_type)
+    assert type(RUNNERS.build(cfg)) is Runner
+    cfg = _toy.toy_config(tmp_path / 'b', runner_type=runner_type)
+    with DefaultScope.overwrite_default_scope('hrnet_train'):
+        assert type(MMENGINE_RUNNERS.build(cfg)) is Runner

@@ -5,13 +5,15 @@ import math
 from typing import Optional, Sequence
 
 import torch
-from mmengine.dist import all_reduce, get_dist_info
 from mmengine.hooks import Hook
 
 from hrnet_train.registry import HOOKS
+from hrnet_train.utils.errors import ConfigError, TrainingDivergedError
+
+from ..dist import any_rank, model_device
 
 
-class NonFiniteLossError(FloatingPointError):
+class NonFiniteLossError(TrainingDivergedError):
     """Raised by :class:`NonFiniteLossHook`; the message names the iteration and loss terms."""
 
 
@@ -54,7 +56,8 @@ class NonFiniteLossHook(Hook):
 
     def __init__(self, interval: int = 1) -> None:
         if interval < 1:
-            raise ValueError(f'interval must be >= 1, got {interval}')
+            raise ConfigError(f'NonFiniteLossHook: interval must be an integer >= 1, '
+                              f'got {interval!r}')
         self.interval = interval
 
     def after_train_iter(self,
@@ -65,14 +68,7 @@ class NonFiniteLossHook(Hook):
         if not outputs or not self.every_n_train_iters(runner, self.interval):
             return
         bad = find_non_finite(outputs)
-        _, world_size = get_dist_info()
-        if world_size > 1:
-            flag = torch.tensor([float(bool(bad))], device=_device_of(runner))
-            all_reduce(flag, op='max')
-            any_bad = bool(flag.item())
-        else:
-            any_bad = bool(bad)
-        if not any_bad:
+        if not any_rank(bool(bad), device=model_device(runner.model)):
             return
         iteration = runner.iter + 1
         if bad:
@@ -85,9 +81,3 @@ class NonFiniteLossHook(Hook):
                        f'(epoch {runner.epoch + 1}); see that rank\'s log.')
         runner.logger.error(message)
         raise NonFiniteLossError(message)
-
-
-def _device_of(runner) -> torch.device:
-    for param in runner.model.parameters():
-        return param.device
-    return torch.device('cpu')

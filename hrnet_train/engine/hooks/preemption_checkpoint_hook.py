@@ -8,12 +8,13 @@ import threading
 from typing import Optional, Sequence
 
 import torch
-from mmengine.dist import all_reduce, barrier, get_dist_info, is_distributed, is_main_process
+from mmengine.dist import barrier, is_distributed, is_main_process
 from mmengine.hooks import Hook
 
 from hrnet_train.registry import HOOKS
 
-from ..checkpoint import LAST_CHECKPOINT_FILE, write_text_atomic
+from ..checkpoint import ATOMIC_LOCAL_BACKEND, LAST_CHECKPOINT_FILE, write_text_atomic
+from ..dist import any_rank, model_device
 
 
 @HOOKS.register_module()
@@ -25,7 +26,9 @@ class PreemptionCheckpointHook(Hook):
     ``n`` with ``meta = dict(epoch=<current epoch>, iter=n)`` into ``work_dir``, points
     ``last_checkpoint`` at it and calls ``sys.exit(0)``. ``--resume`` then continues at iteration
     ``n + 1``: no iteration is lost or repeated (mid-epoch too, with
-    :class:`FastResumeEpochBasedTrainLoop`). A second SIGINT aborts at once (KeyboardInterrupt).
+    :class:`FastResumeEpochBasedTrainLoop`). The file is written atomically (``'atomic_local'``
+    backend), so a second SIGINT, which aborts at once with ``KeyboardInterrupt`` even in the
+    middle of that write, leaves no ``.tmp`` and the earlier checkpoints intact.
 
     Under distributed training each rank gets the signal (torchrun and srun forward it) at
     slightly different times; the request is all-reduced every iteration so that all ranks stop
@@ -47,7 +50,7 @@ class PreemptionCheckpointHook(Hook):
     # signal handling -------------------------------------------------------------------------
     def _handle(self, signum: int, frame) -> None:
         if self._requested is not None and signum == signal.SIGINT:
-            self._restore_handlers()
+            self.restore_handlers()
             raise KeyboardInterrupt
         self._requested = signum
 
@@ -57,7 +60,9 @@ class PreemptionCheckpointHook(Hook):
         for signum in self.signals:
             self._previous[signum] = signal.signal(signum, self._handle)
 
-    def _restore_handlers(self) -> None:
+    def restore_handlers(self) -> None:
+        """Put back the handlers that were installed before training (idempotent). The Runner
+        calls it when training ends with an exception, where ``after_train`` does not run."""
         for signum, handler in self._previous.items():
             signal.signal(signum, handler)
         self._previous = {}
@@ -73,7 +78,7 @@ class PreemptionCheckpointHook(Hook):
         self._install_handlers()
 
     def after_train(self, runner) -> None:
-        self._restore_handlers()
+        self.restore_handlers()
 
     def after_train_iter(self,
                          runner,
@@ -91,10 +96,11 @@ class PreemptionCheckpointHook(Hook):
             runner.message_hub.update_info('last_ckpt', path)
             runner.save_checkpoint(runner.work_dir, filename,
                                    meta=dict(epoch=runner.epoch, iter=iteration),
-                                   by_epoch=False)
+                                   by_epoch=False,
+                                   backend_args=dict(backend=ATOMIC_LOCAL_BACKEND))
         if is_main_process():
             write_text_atomic(osp.join(runner.work_dir, LAST_CHECKPOINT_FILE), path)
-        self._restore_handlers()
+        self.restore_handlers()
         runner.logger.warning(f'Saved {path}; resume with --resume (exiting with code 0)')
         if is_distributed():  # all ranks leave together once rank 0 has written the file
             barrier()
@@ -102,10 +108,4 @@ class PreemptionCheckpointHook(Hook):
         sys.exit(0)
 
     def _stop_requested_anywhere(self, runner) -> bool:
-        _, world_size = get_dist_info()
-        if world_size == 1:
-            return self.requested
-        device = next(iter(runner.model.parameters()), torch.empty(0)).device
-        flag = torch.tensor([1.0 if self.requested else 0.0], device=device)
-        all_reduce(flag, op='max')
-        return bool(flag.item())
+        return any_rank(self.requested, device=model_device(runner.model))
