@@ -3,14 +3,15 @@
 Usage::
 
     python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--out metrics.json]
-                         [--dump PREFIX] [--cfg-options k=v ...] [--launcher ...]
+                         [--dump PREFIX] [--cfg-options k=v ...] [--launcher ...] [--debug]
 
 ``--out FILE`` writes the metrics dict as JSON (NaN/Inf as null). ``--dump PREFIX`` asks the
 metrics to write their formatted results: every test metric that takes ``outfile_prefix`` gets
 ``outfile_prefix=PREFIX`` (the COCO keypoint metric writes ``PREFIX.keypoints.json``, COCO results
 format); a trailing ``.json`` / ``.keypoints.json`` on PREFIX is stripped. When no metric takes
 ``outfile_prefix``, mmengine's ``DumpResults`` writes the raw predictions to ``PREFIX.pkl``.
-See docs/training.md.
+A mistake is reported as one line ``error: ...`` with exit code 2 (``--debug`` shows the
+traceback). See docs/training.md and docs/errors.md.
 """
 from __future__ import annotations
 
@@ -23,16 +24,22 @@ import os.path as osp
 from numbers import Number
 
 import numpy as np
-from mmengine.config import Config, ConfigDict, DictAction
+from mmengine.config import Config, ConfigDict
 from mmengine.dist import is_main_process
 
-from hrnet_train.engine.launch import build_runner, finish_distributed, prepare_config
+from hrnet_train.config import CfgOptionsAction, prepare_config
+from hrnet_train.engine.launch import (
+    ToolArgumentParser,
+    build_runner,
+    exit_process,
+    finish_distributed,
+    run_tool,
+)
 from hrnet_train.utils import register_all_modules
 
 
-
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description='Test a checkpoint (hrnet-train)')
+    parser = ToolArgumentParser(description='Test a checkpoint (hrnet-train)')
     parser.add_argument('config', help='Python config file, or an official yacs .yaml experiment')
     parser.add_argument('checkpoint', help='checkpoint file')
     parser.add_argument('--work-dir', help='directory for logs (default: ./work_dirs/<config>)')
@@ -41,8 +48,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         '--dump', metavar='PREFIX',
         help='write formatted results: sets `outfile_prefix` of every test metric that has one '
         '(COCO keypoints: PREFIX.keypoints.json); otherwise dumps predictions to PREFIX.pkl')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
-                        help='override config entries, key=value')
+    parser.add_argument('--cfg-options', nargs='+', action=CfgOptionsAction,
+                        help="override config entries, key=value; data_root=DIR also moves every "
+                        "dataset that uses the config's data_root")
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
                         default='none', help='job launcher')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
@@ -112,6 +120,8 @@ def _to_jsonable(value):
 def build_config(args: argparse.Namespace) -> Config:
     cfg = prepare_config(args.config, cfg_options=args.cfg_options, launcher=args.launcher,
                          work_dir=args.work_dir)
+    if '://' not in args.checkpoint and not osp.isfile(args.checkpoint):  # URLs load later
+        raise FileNotFoundError(f'checkpoint file not found: {args.checkpoint}')
     cfg.load_from = args.checkpoint
     cfg.resume = False
     if args.dump is not None:
@@ -137,4 +147,4 @@ def main(argv: list[str] | None = None) -> dict:
 
 
 if __name__ == '__main__':
-    main()
+    exit_process(run_tool(main))

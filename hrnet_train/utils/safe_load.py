@@ -56,7 +56,8 @@ def safe_torch_load(path: str | os.PathLike, map_location: Any = 'cpu') -> Any:
 
     Raises:
         FileNotFoundError: naming ``path`` when it does not exist.
-        RuntimeError: naming ``path`` when the file is truncated, corrupt or holds disallowed objects.
+        RuntimeError: naming ``path`` when the file is truncated, corrupt or holds disallowed
+            objects.
     """
     path = os.fspath(path)
     if not os.path.isfile(path):

@@ -1,5 +1,5 @@
-"""Every config loads, dumps, reloads to the same dict, builds its model, and names only
-registered components."""
+"""Every config loads, dumps, reloads to the same dict, builds its model, names only
+registered components and passes validate_config (no unknown key, type or top-level typo)."""
 from pathlib import Path
 
 import pytest
@@ -7,6 +7,7 @@ import torch
 from mmengine.config import Config
 
 from hrnet_train import registry
+from hrnet_train.config import validate_config
 from hrnet_train.utils import register_all_modules
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -49,6 +50,17 @@ def test_config_loads_dumps_builds(path, tmp_path):
     assert Config.fromfile(str(dumped)).to_dict() == cfg.to_dict()
     for where, name in _types(cfg.to_dict()):
         assert _is_registered(name), f'{path.name}: {where}.type={name!r} is not registered'
+    validate_config(cfg)  # the helper variables (data_root, codec, train_pipeline, ...) pass
     with torch.device('meta'):
         model = registry.MODELS.build(cfg.model)
     assert sum(p.numel() for p in model.parameters()) > 0
+
+
+BASES = sorted((ROOT / 'configs' / '_base_').rglob('*.py'))
+
+
+@pytest.mark.parametrize('path', BASES, ids=lambda p: str(p.relative_to(ROOT / 'configs')))
+def test_base_fragments_validate(path):
+    """A fragment alone (e.g. only the dataset part) names real arguments too."""
+    register_all_modules()
+    validate_config(Config.fromfile(str(path)))

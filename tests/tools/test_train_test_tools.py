@@ -6,6 +6,8 @@ import os.path as osp
 import pytest
 import torch
 
+from hrnet_train.utils.errors import ConfigError
+
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 TOY_DIR = osp.join(ROOT, 'tests', 'engine')
 CONFIG = osp.join(TOY_DIR, '_toy_config.py')
@@ -81,11 +83,16 @@ def test_train_cli_options(tools, tmp_path):
 
     cfg = train.build_config(train.parse_args([CONFIG, '--resume', '--local_rank', '0']))
     assert cfg.resume == 'auto' and cfg.load_from is None
-    cfg = train.build_config(train.parse_args([CONFIG, '--resume', 'a/iter_4.pth']))
-    assert cfg.resume is True and cfg.load_from == 'a/iter_4.pth'
+    (tmp_path / 'ckpt').mkdir()
+    ckpt = tmp_path / 'ckpt' / 'iter_4.pth'
+    ckpt.write_bytes(b'')
+    cfg = train.build_config(train.parse_args([CONFIG, '--resume', str(ckpt)]))
+    assert cfg.resume is True and cfg.load_from == str(ckpt)
+    with pytest.raises(FileNotFoundError, match='--resume a/iter_4.pth: checkpoint file not found'):
+        train.build_config(train.parse_args([CONFIG, '--resume', 'a/iter_4.pth']))
     cfg = train.build_config(train.parse_args([CONFIG, '--amp', '--amp-dtype', 'float16']))
     assert cfg.optim_wrapper.dtype == 'float16'
-    with pytest.raises(SystemExit, match='auto_scale_lr'):
+    with pytest.raises(ConfigError, match='auto_scale_lr'):
         train.build_config(train.parse_args([CONFIG, '--auto-scale-lr']))
     cfg = train.build_config(train.parse_args(
         [CONFIG, '--auto-scale-lr', '--cfg-options', 'auto_scale_lr.base_batch_size=4']))
@@ -97,26 +104,24 @@ def test_train_cli_options(tools, tmp_path):
 
 
 def test_yacs_yaml_config(tools, tmp_path, monkeypatch):
-    """A .yaml CONFIG goes through hrnet_train.utils.yacs_import.yacs_to_config (stubbed here;
-    the converter has its own tests); a bad config gives a one-line error."""
-    import sys
-    import types
-
+    """A .yaml CONFIG goes through hrnet_train.config.yacs_import.yacs_to_config (stubbed here;
+    the converter has its own tests); a bad config raises an error naming the file."""
     from mmengine.config import Config
+
+    import hrnet_train.config.yacs_import as yacs_import
     train, _ = tools
     yaml = tmp_path / 'w32_256x192_adam_lr1e-3.yaml'
     yaml.write_text('MODEL:\n  NAME: pose_hrnet\n')
-    stub = types.ModuleType('hrnet_train.utils.yacs_import')
-    stub.yacs_to_config = lambda path: Config.fromfile(CONFIG)
-    monkeypatch.setitem(sys.modules, 'hrnet_train.utils.yacs_import', stub)
-    cfg = train.build_config(train.parse_args([str(yaml)]))
+    with monkeypatch.context() as patch:
+        patch.setattr(yacs_import, 'yacs_to_config', lambda path: Config.fromfile(CONFIG))
+        cfg = train.build_config(train.parse_args([str(yaml)]))
     assert cfg.work_dir == osp.join('./work_dirs', 'w32_256x192_adam_lr1e-3')
     assert cfg.model.type == 'hrnet_toy.ToyModel'
 
-    monkeypatch.delitem(sys.modules, 'hrnet_train.utils.yacs_import')  # the real converter
-    with pytest.raises(SystemExit, match=r"error: .*w32_256x192_adam_lr1e-3.yaml: MODEL.EXTRA is missing"):
-        train.build_config(train.parse_args([str(yaml)]))  # pose_hrnet without MODEL.EXTRA etc.
-    with pytest.raises(SystemExit, match=r'error: config file not found: .*nope.py'):
+    # the real converter: pose_hrnet without MODEL.EXTRA etc.
+    with pytest.raises(ConfigError, match=r'w32_256x192_adam_lr1e-3.yaml: MODEL.EXTRA is missing'):
+        train.build_config(train.parse_args([str(yaml)]))
+    with pytest.raises(FileNotFoundError, match=r'config file not found: .*nope.py'):
         train.build_config(train.parse_args([str(tmp_path / 'nope.py')]))
 
 

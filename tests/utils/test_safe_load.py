@@ -21,7 +21,8 @@ def test_mmengine_style_checkpoint_round_trip(tmp_path):
         torch.load(path, weights_only=True)
     out = safe_torch_load(path)
     assert torch.equal(out['state_dict']['w'], torch.arange(4.0))
-    np.testing.assert_array_equal(out['meta']['dataset_meta']['sigmas'], np.array([0.026, 0.025], np.float32))
+    np.testing.assert_array_equal(out['meta']['dataset_meta']['sigmas'],
+                                  np.array([0.026, 0.025], np.float32))
     assert out['meta']['seed'] == 3
     buf = out['message_hub']['log_scalars']['train/loss']
     assert isinstance(buf, HistoryBuffer) and buf.mean() == pytest.approx(0.375)

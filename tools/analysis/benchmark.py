@@ -624,7 +624,8 @@ def run(args: argparse.Namespace) -> tuple[dict, list[dict]]:
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    from hrnet_train.engine.launch import ToolArgumentParser
+    ap = ToolArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument('--threads', type=int, default=2)
     ap.add_argument('--quick', action='store_true', help='fewer repetitions, no pose bs32 training')
     ap.add_argument('--skip-seg', action='store_true')
@@ -668,4 +669,5 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    from hrnet_train.engine.launch import run_tool
+    sys.exit(run_tool(main))

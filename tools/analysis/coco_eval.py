@@ -6,7 +6,7 @@ Usage:
 
 Prints the COCOeval stats (12 for bbox/segm, 10 for keypoints) as a table, or as one JSON object
 with --json. Bad input (missing file, empty results, image ids not in the GT, ...) prints one line
-to stderr and exits with code 2.
+to stderr and exits with code 2 (``--debug`` shows the traceback; docs/errors.md).
 """
 from __future__ import annotations
 
@@ -15,12 +15,17 @@ import json
 import sys
 from typing import Optional, Sequence
 
-from hrnet_train.evaluation.functional.coco_eval import (COCO_STAT_NAMES, evaluate_coco_results,
-                                                         format_coco_stats)
+from hrnet_train.engine.launch import ToolArgumentParser, run_tool
+from hrnet_train.evaluation.functional.coco_eval import (
+    COCO_STAT_NAMES,
+    evaluate_coco_results,
+    format_coco_stats,
+)
+from hrnet_train.utils.errors import ConfigError
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description='COCO evaluation of a results json (pycocotools)')
+    parser = ToolArgumentParser(description='COCO evaluation of a results json (pycocotools)')
     parser.add_argument('gt', help='COCO GT annotation json')
     parser.add_argument('results', help='COCO results json (list of result dicts)')
     parser.add_argument('--iou-type', required=True, choices=sorted(COCO_STAT_NAMES),
@@ -36,14 +41,9 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parse_args(argv)
     if args.sigmas is not None and args.iou_type != 'keypoints':
-        print('error: --sigmas applies only to --iou-type keypoints', file=sys.stderr)
-        return 2
-    try:
-        stats = evaluate_coco_results(
-            args.gt, args.results, args.iou_type, args.sigmas, use_area=not args.no_use_area)
-    except (FileNotFoundError, ValueError) as e:
-        print(f'error: {e}', file=sys.stderr)
-        return 2
+        raise ConfigError('--sigmas applies only to --iou-type keypoints')
+    stats = evaluate_coco_results(
+        args.gt, args.results, args.iou_type, args.sigmas, use_area=not args.no_use_area)
     if args.json:
         print(json.dumps(stats))
     else:
@@ -52,4 +52,4 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    sys.exit(run_tool(main))

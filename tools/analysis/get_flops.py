@@ -1,6 +1,6 @@
 """Print parameters and GFLOPs of a config's model with the official HRNet convention.
 
-    python tools/analysis/get_flops.py CONFIG --shape H W [--cfg-options k=v ...]
+    python tools/analysis/get_flops.py CONFIG --shape H W [--cfg-options k=v ...] [--debug]
 
 GFLOPs are multiply-adds of convs and linears divided by 1024**3 (the official tables); the
 1e9 figure is printed beside it. The model is counted in ``mode='tensor'`` (no test-time
@@ -8,29 +8,30 @@ augmentation, no data preprocessing).
 """
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 
-from mmengine.config import Config, DictAction
-
+from hrnet_train.config import CfgOptionsAction, load_config, merge_cfg_options, validate_config
+from hrnet_train.engine.launch import ToolArgumentParser, run_tool
+from hrnet_train.utils import register_all_modules
 from hrnet_train.utils.complexity import config_complexity
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = ToolArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('config')
     parser.add_argument('--shape', type=int, nargs=2, metavar=('H', 'W'), default=None,
                         help='input height and width (default: the config\'s codec input size, '
                              'else 256 192)')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction, default=None)
+    parser.add_argument('--cfg-options', nargs='+', action=CfgOptionsAction, default=None)
     parser.add_argument('--json', action='store_true', help='print one JSON line')
     parser.add_argument('--device', default='meta',
                         help="'meta' (default: counts from shapes, no compute) or 'cpu'")
     args = parser.parse_args(argv)
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
+    register_all_modules()
+    cfg = load_config(args.config)
+    merge_cfg_options(cfg, args.cfg_options)
+    validate_config(cfg)
     if args.shape is None:
         w, h = cfg.get('input_size', (192, 256))
         args.shape = [h, w]
@@ -50,4 +51,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    sys.exit(run_tool(main))

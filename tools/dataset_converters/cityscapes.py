@@ -13,12 +13,16 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
+from typing import Optional, Sequence
 
 import cv2
 from mmengine.utils import track_parallel_progress, track_progress
 
 from hrnet_train.datasets.seg_labels import CITYSCAPES_LABEL_TABLE, convert_label_ids
 from hrnet_train.datasets.transforms.seg import read_seg_map
+from hrnet_train.engine.launch import ToolArgumentParser, run_tool
+from hrnet_train.utils.errors import DataError
 
 LABEL_IDS_SUFFIX = '_gtFine_labelIds.png'
 TRAIN_IDS_SUFFIX = '_gtFine_labelTrainIds.png'
@@ -47,23 +51,23 @@ def _convert_star(args: tuple[str, bool]) -> bool:
     return convert_file(*args)
 
 
-def parse_args() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+    parser = ToolArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('data_root', help='Cityscapes root holding gtFine/ and leftImg8bit/')
     parser.add_argument('--gt-dir', default='gtFine', help='label folder under data_root')
     parser.add_argument('--nproc', type=int, default=1, help='worker processes')
     parser.add_argument('--overwrite', action='store_true', help='rewrite existing files')
-    return parser.parse_args()
+    return parser.parse_args(argv)
 
 
-def main() -> None:
-    args = parse_args()
+def main(argv: Optional[Sequence[str]] = None) -> None:
+    args = parse_args(argv)
     gt_dir = os.path.join(args.data_root, args.gt_dir)
     if not os.path.isdir(gt_dir):
-        raise SystemExit(f'label folder not found: {gt_dir}')
+        raise FileNotFoundError(f'label folder not found: {gt_dir}')
     files = find_label_id_files(gt_dir)
     if not files:
-        raise SystemExit(f'no *{LABEL_IDS_SUFFIX} files below {gt_dir}')
+        raise DataError(f'no *{LABEL_IDS_SUFFIX} files below {gt_dir}')
     jobs = [(f, args.overwrite) for f in files]
     # progress bar: 5000 label files take minutes
     if args.nproc > 1:
@@ -75,4 +79,4 @@ def main() -> None:
 
 
 if __name__ == '__main__':
-    main()
+    sys.exit(run_tool(main))

@@ -9,16 +9,18 @@ default to the whole image.
 """
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 
 import cv2
 import numpy as np
 
+from hrnet_train.engine.launch import ToolArgumentParser, run_tool
+from hrnet_train.utils.errors import DataError
+
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = ToolArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument('config')
     p.add_argument('checkpoint')
     p.add_argument('image')
@@ -58,7 +60,8 @@ def main(argv: list[str] | None = None) -> int:
         kscores = np.stack([p.pred_keypoint_scores for p in poses])
         img = draw_pose(img, kpts, kscores, model.dataset_meta.get('skeleton', ()),
                         score_thr=args.kpt_thr)
-    cv2.imwrite(args.out, cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
+    if not cv2.imwrite(args.out, cv2.cvtColor(img, cv2.COLOR_RGB2BGR)):
+        raise DataError(f'--out {args.out}: could not write the image (folder or suffix?)')
     print(f'{len(poses)} pose(s) drawn to {args.out}')
     if args.json:
         with open(args.json, 'w') as f:
@@ -68,4 +71,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    sys.exit(run_tool(main))

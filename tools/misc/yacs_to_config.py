@@ -3,17 +3,19 @@
     python tools/misc/yacs_to_config.py IN.yaml OUT.py [--data-root DIR]
 
 Writes ``yacs_to_config(IN).dump(OUT)`` and prints what the experiment became. Settings the
-converted config does not honour are printed as warnings. See docs/yacs_import.md.
+converted config does not honour are printed as warnings. A file that cannot be converted is
+reported as one line ``error: ...`` with exit code 2 (``--debug`` shows the traceback). See
+docs/yacs_import.md.
 """
 from __future__ import annotations
 
-import argparse
 import sys
 import warnings
 
 from mmengine.config import Config
 
-from hrnet_train.utils.yacs_import import YacsImportError, YacsImportWarning, yacs_to_config
+from hrnet_train.config.yacs_import import YacsImportWarning, yacs_to_config
+from hrnet_train.engine.launch import ToolArgumentParser, run_tool
 
 
 def _summary(cfg: Config) -> list[str]:
@@ -63,7 +65,7 @@ def _summary(cfg: Config) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = ToolArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('input', help='official yacs experiment file (.yaml)')
     parser.add_argument('output', help='Python config to write (.py)')
     parser.add_argument('--data-root', default=None,
@@ -74,11 +76,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f'OUT must end in .py, got {args.output}')
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter('always', YacsImportWarning)
-        try:
-            cfg = yacs_to_config(args.input, data_root=args.data_root)
-        except (YacsImportError, FileNotFoundError) as exc:
-            print(f'error: {exc}', file=sys.stderr)
-            return 1
+        cfg = yacs_to_config(args.input, data_root=args.data_root)
     cfg.dump(args.output)
     print(f'{args.input} -> {args.output}')
     for line in _summary(cfg):
@@ -92,4 +90,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    sys.exit(run_tool(main))

@@ -20,8 +20,16 @@ from typing import Optional, Union
 
 from mmengine.config import Config
 
-from ._common import (YacsImportError, YacsImportWarning, _EXTRA_KEYS, _STAGE_KEYS,
-                      _STAGE_OTHER_KEYS, _merge_defaults, _read_yaml, _split_unknown)
+from ._common import (
+    _EXTRA_KEYS,
+    _STAGE_KEYS,
+    _STAGE_OTHER_KEYS,
+    YacsImportError,
+    YacsImportWarning,
+    _merge_defaults,
+    _read_yaml,
+    _split_unknown,
+)
 from .pose import _POSE_DEFAULTS, _convert_pose
 from .seg import _SEG_DEFAULTS, _convert_seg
 

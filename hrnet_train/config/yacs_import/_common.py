@@ -3,17 +3,18 @@ the backbone stages, and small config helpers."""
 from __future__ import annotations
 
 import copy
-from pathlib import Path
 from typing import Any, Optional
 
 import yaml
 from mmengine.config import Config
 from yacs.config import CfgNode
 
+from hrnet_train.utils.errors import ConfigError
+
+from ..packaged_configs import config_root
 
 
-
-class YacsImportError(ValueError):
+class YacsImportError(ConfigError):
     """A yacs experiment file that cannot be converted; the message names the file and key."""
 
 
@@ -21,8 +22,7 @@ class YacsImportWarning(UserWarning):
     """Settings of a yacs experiment file that the converted config does not honour."""
 
 
-# Repository configs: <repo>/configs (hrnet_train is installed editable from the repo root).
-_CONFIG_ROOT = Path(__file__).resolve().parents[3] / 'configs'
+# Relative to config_root(): the wheel's hrnet_train/_configs, else the repository's configs/.
 _POSE_BASES = ('_base_/models/hrnet-w32_topdown.py', '_base_/datasets/coco-keypoints_256x192.py',
                '_base_/schedules/adam_210e.py', '_base_/default_runtime.py')
 _SEG_BASES = ('_base_/models/hrnetv2-w48_fcn.py', '_base_/datasets/cityscapes-512x1024.py',
@@ -184,11 +184,12 @@ def _pretrained(extra: dict, checkpoint: str, init_weights: bool,
 def _load_bases(names: tuple[str, ...]) -> dict:
     """Merge ``configs/<name>`` files in order into one plain dict (later files win)."""
     merged: dict = {}
+    root = config_root()
     for name in names:
-        file = _CONFIG_ROOT / name
+        file = root / name
         if not file.is_file():
-            raise FileNotFoundError(f'yacs_to_config needs the repository configs, but {file} '
-                                    'is missing (install hrnet-train from a source checkout)')
+            raise FileNotFoundError(f'yacs_to_config needs {name}, but {file} is missing '
+                                    '(the installed configs are incomplete)')
         merged = _deep_update(merged, _plain(Config.fromfile(str(file)).to_dict()))
     return merged
 

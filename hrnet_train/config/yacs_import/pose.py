@@ -8,9 +8,22 @@ from typing import Any, Optional
 
 from yacs.config import CfgNode
 
-from ._common import (YacsImportError, _COCO_JOINTS_WEIGHT, _EXPANSION, _POSE_BASES,
-                      _backbone_extra, _check_unsupported, _common_runtime, _final_conv_kernel,
-                      _load_bases, _loader_workers, _num_gpus, _pair, _patch_pipeline, _pretrained)
+from ._common import (
+    _COCO_JOINTS_WEIGHT,
+    _EXPANSION,
+    _POSE_BASES,
+    YacsImportError,
+    _backbone_extra,
+    _check_unsupported,
+    _common_runtime,
+    _final_conv_kernel,
+    _load_bases,
+    _loader_workers,
+    _num_gpus,
+    _pair,
+    _patch_pipeline,
+    _pretrained,
+)
 
 # ------------------------------------------------------------------------------------------
 # Official yacs defaults (MODEL.EXTRA is free-form officially and is handled separately).

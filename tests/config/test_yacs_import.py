@@ -1,4 +1,4 @@
-"""hrnet_train.utils.yacs_import on the official yacs experiment files in tests/data/yacs/."""
+"""hrnet_train.config.yacs_import on the official yacs experiment files in tests/data/yacs/."""
 import importlib.util
 import warnings
 from pathlib import Path
@@ -7,10 +7,12 @@ import pytest
 import yaml
 from mmengine.config import Config
 
-from hrnet_train.engine.launch import load_config
+from hrnet_train.config import load_config, validate_config
+from hrnet_train.config.yacs_import import YacsImportError, YacsImportWarning, yacs_to_config
+from hrnet_train.engine.launch import run_tool
 from hrnet_train.registry import MODELS
-from hrnet_train.utils import register_all_modules, yacs_to_config
-from hrnet_train.utils.yacs_import import YacsImportError, YacsImportWarning
+from hrnet_train.utils import register_all_modules
+from hrnet_train.utils.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT / 'tests' / 'data' / 'yacs'
@@ -242,12 +244,20 @@ def test_cli_writes_a_config_and_a_summary(tmp_path, capsys):
     assert Config.fromfile(str(out)).to_dict() == expected
     printed = capsys.readouterr().out
     assert '119548 iterations' in printed and 'OhemCrossEntropyLoss' in printed
-    assert tool.main([str(tmp_path / 'missing.yaml'), str(out)]) == 1
-    assert 'missing.yaml: yacs experiment file not found' in capsys.readouterr().err
+    assert run_tool(tool.main, [str(tmp_path / 'missing.yaml'), str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err == f'error: {tmp_path / "missing.yaml"}: yacs experiment file not found\n'
+
+
+@pytest.mark.parametrize('path', ALL, ids=lambda p: p.stem)
+def test_converted_configs_validate(path):
+    """The converted configs name only registered types with their real arguments."""
+    validate_config(_convert(path))
 
 
 # ------------------------------------------------------------------------------ bad input
 def test_errors_name_the_file_and_key(tmp_path):
+    assert issubclass(YacsImportError, ConfigError)  # the tools answer with exit code 2
     with pytest.raises(FileNotFoundError, match='nope.yaml: yacs experiment file not found'):
         yacs_to_config(tmp_path / 'nope.yaml')
 

@@ -8,9 +8,21 @@ from typing import Any, Optional
 
 from yacs.config import CfgNode
 
-from ._common import (YacsImportError, _EXPANSION, _SEG_BASES, _backbone_extra,
-                      _check_unsupported, _common_runtime, _final_conv_kernel, _load_bases,
-                      _loader_workers, _num_gpus, _pair, _patch_pipeline, _pretrained)
+from ._common import (
+    _EXPANSION,
+    _SEG_BASES,
+    YacsImportError,
+    _backbone_extra,
+    _check_unsupported,
+    _common_runtime,
+    _final_conv_kernel,
+    _load_bases,
+    _loader_workers,
+    _num_gpus,
+    _pair,
+    _patch_pipeline,
+    _pretrained,
+)
 
 # HRNet/HRNet-Semantic-Segmentation:lib/config/default.py (pytorch-v1.1), plus the keys the
 # HRNet-OCR branch added (MODEL.ALIGN_CORNERS ... TEST.OUTPUT_INDEX) so that its plain
