@@ -7,6 +7,7 @@ from typing import Any, Mapping, Optional
 import numpy as np
 
 from hrnet_train.registry import DATASETS
+from hrnet_train.utils.errors import DataError
 
 from .seg_folder import SegFolderDataset, check_classes
 from .seg_labels import CITYSCAPES_LABEL_TABLE
@@ -34,7 +35,10 @@ _LABEL_TRAIN_IDS_SUFFIX = '_gtFine_labelTrainIds.png'
 
 
 def _table_for(seg_map_path: str) -> Optional[np.ndarray]:
-    """Raw labelIds files need the 34 -> 19 table; labelTrainIds files are already train ids."""
+    """Raw labelIds files need the 34 -> 19 table; labelTrainIds files are already train ids.
+
+    The table marks raw ids 34..255 invalid, so ``LoadSegAnnotation`` raises on them.
+    """
     return CITYSCAPES_LABEL_TABLE if seg_map_path.endswith('_labelIds.png') else None
 
 
@@ -54,10 +58,17 @@ class CityscapesDataset(SegFolderDataset):
     the image only (test list) gives an unlabelled sample. A listed ``*_labelIds.png`` gets the
     34 -> 19 lookup table, any other label file is read as train ids.
 
+    Checks: those of ``SegFolderDataset`` (folders exist, the walk finds ``*<img_suffix>`` images,
+    listed images and label files exist, ``skip_invalid``); a list-file line has one or two
+    fields. When loading, a labelIds file holding ids outside 0..33 is a ``DataError`` naming
+    the file and the ids (cityscapesScripts writes 0..33 only), as is a labelTrainIds value that
+    is neither 0..18 nor 255.
+
     Args:
         seg_map_suffix: label file ending preferred by the folder walk; when it is the
             labelTrainIds ending and that file is missing, ``_gtFine_labelIds.png`` is used.
-        Others: see ``SegFolderDataset`` (``label_map`` is set per file here, not an argument).
+        Others: see ``SegFolderDataset`` (``label_map`` is set per file here, not an argument;
+            ``skip_invalid`` applies to the folder walk and to list files).
     """
 
     METAINFO: dict = dict(classes=CITYSCAPES_CLASSES, palette=list(CITYSCAPES_PALETTE))
@@ -99,38 +110,46 @@ class CityscapesDataset(SegFolderDataset):
         for path in candidates:
             if os.path.isfile(path):
                 return path, _table_for(path)
-        raise FileNotFoundError(
+        raise DataError(
             f'label file not found for image {img_path}: looked for '
             + ' and '.join(candidates))
 
     def _load_list_file(self, list_file: str) -> list[dict]:
         if not os.path.isfile(list_file):
             raise FileNotFoundError(f'Cityscapes list file (ann_file) not found: {list_file}')
+        if self.data_root and not os.path.isdir(self.data_root):
+            raise DataError(f'data_root {self.data_root} does not exist (a folder)')
         root = self.data_root or ''
-        data_list = []
+        data_list, invalid = [], []
         with open(list_file) as f:
             for line_no, line in enumerate(f, 1):
                 fields = line.split()
                 if not fields:
                     continue
                 if len(fields) > 2:
-                    raise ValueError(
+                    raise DataError(
                         f'{list_file}:{line_no}: expected "image<TAB>label" or "image", '
                         f'got {line.rstrip()!r}')
-                img_path = os.path.join(root, fields[0])
-                if not os.path.isfile(img_path):
-                    raise FileNotFoundError(
-                        f'image file not found: {img_path} (listed in {list_file}:{line_no})')
-                info = dict(img_path=img_path, label_map=None)
-                if len(fields) == 2:
-                    seg_map_path = os.path.join(root, fields[1])
-                    if not os.path.isfile(seg_map_path):
-                        raise FileNotFoundError(
-                            f'label file not found: {seg_map_path} '
-                            f'(listed in {list_file}:{line_no})')
-                    info['seg_map_path'] = seg_map_path
-                    info['label_map'] = _table_for(seg_map_path)
-                info['reduce_zero_label'] = False
-                info['num_classes'] = self.num_classes
-                data_list.append(info)
-        return data_list
+                try:
+                    data_list.append(self._list_sample(fields, root, f'{list_file}:{line_no}'))
+                except DataError as e:
+                    if not self.skip_invalid:
+                        raise
+                    invalid.append(str(e))
+        return self._report_dropped(data_list, invalid, list_file)
+
+    def _list_sample(self, fields: list[str], root: str, where: str) -> dict:
+        """Data info of one list-file line ``image [label]``, paths relative to ``root``."""
+        img_path = os.path.join(root, fields[0])
+        if not os.path.isfile(img_path):
+            raise DataError(f'image file not found: {img_path} (listed in {where})')
+        info = dict(img_path=img_path, label_map=None)
+        if len(fields) == 2:
+            seg_map_path = os.path.join(root, fields[1])
+            if not os.path.isfile(seg_map_path):
+                raise DataError(f'label file not found: {seg_map_path} (listed in {where})')
+            info['seg_map_path'] = seg_map_path
+            info['label_map'] = _table_for(seg_map_path)
+        info['reduce_zero_label'] = False
+        info['num_classes'] = self.num_classes
+        return info

@@ -13,6 +13,8 @@ from mmengine.fileio import join_path
 from mmengine.logging import print_log
 
 from hrnet_train.registry import DATASETS, TRANSFORMS
+from hrnet_train.structures import xywh_to_xyxy
+from hrnet_train.utils.errors import DataError
 
 # leoxiaobin/deep-high-resolution-net.pytorch:lib/dataset/coco.py and the COCO categories entry.
 _COCO_KEYPOINT_NAMES = (
@@ -97,7 +99,54 @@ def _load_json(path: str, what: str):
         with open(path) as f:
             return json.load(f)
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise ValueError(f'{what} {path} is not valid JSON ({e})') from None
+        reason = str(e).replace('\n', ' ')
+        raise DataError(f'{what} {path} is not valid JSON ({reason})') from None
+
+
+# How many offenders the one skip_invalid log line names.
+_NUM_NAMED_OFFENDERS = 5
+
+
+def _bbox_problem(bbox) -> str | None:
+    """Why ``bbox`` is not [x, y, w, h] of 4 finite numbers, or None."""
+    try:
+        box = np.asarray(bbox, dtype=np.float64)
+    except (TypeError, ValueError):
+        box = None
+    if box is None or box.shape != (4,):
+        return f'has bbox {str(bbox)[:80]}, expected [x, y, w, h]'
+    if not np.isfinite(box).all():
+        return f'has non-finite bbox {bbox} (NaN or Inf)'
+    return None
+
+
+def _parse_keypoints(raw, num_kpts: int) -> tuple[np.ndarray | None, str | None]:
+    """A flat COCO keypoint list as (K, 3) float32 (x, y, v), or None and why it is not one."""
+    try:
+        kpts = np.asarray(raw, dtype=np.float32)  # JSON null becomes NaN
+    except (TypeError, ValueError):
+        return None, f'has keypoints {str(raw)[:80]}, expected {3 * num_kpts} numbers'
+    if kpts.size != 3 * num_kpts:
+        return None, (f'has {kpts.size} keypoint values, expected {3 * num_kpts} '
+                      f'(num_keypoints={num_kpts} from metainfo)')
+    kpts = kpts.reshape(num_kpts, 3)
+    bad = np.flatnonzero(~np.isfinite(kpts).all(1))
+    if len(bad):
+        return None, f'has non-finite keypoints (NaN or Inf) at keypoint index {bad.tolist()}'
+    return kpts, None
+
+
+def _det_box_is_valid(det) -> bool:
+    """A detector box usable as a person box: finite score and bbox, width and height > 0."""
+    if not isinstance(det, Mapping) or 'image_id' not in det:
+        return False
+    try:
+        box = np.asarray(det.get('bbox'), dtype=np.float64)
+        score = float(det.get('score'))
+    except (TypeError, ValueError):
+        return False
+    return (box.shape == (4,) and bool(np.isfinite(box).all()) and np.isfinite(score)
+            and box[2] > 0 and box[3] > 0)
 
 
 @DATASETS.register_module()
@@ -110,21 +159,43 @@ class CocoKeypointDataset(BaseDataset):
     (``bbox_file``) there is one instance per box of a dataset category with score >=
     ``det_score_thr`` (official IMAGE_THRE semantics: ``score < thre`` is dropped).
 
+    Checks (``DataError`` with the file name, one line):
+
+    - ``data_root`` and the image folder ``data_prefix['img']`` exist; the annotation and
+      detection files are JSON in COCO format; every ``images`` entry has ``id`` and
+      ``file_name``.
+    - Every ``categories`` entry with a ``keypoints`` name list has exactly the metainfo
+      ``keypoint_names``, in order (the error names the category id and the first differing
+      position).
+    - Every non-crowd annotation with ``keypoints`` has K finite (x, y, v) triplets, a finite
+      ``bbox`` [x, y, w, h] and an ``image_id`` listed in ``images`` (the error names the
+      annotation id). With ``skip_invalid=True`` such annotations are dropped instead and one
+      warning gives their count and the first few.
+    - Detector boxes with a non-finite score or bbox, or a width or height <= 0, are dropped with
+      one warning counting them; boxes on images not in ``images`` likewise.
+    - The dataset is not empty.
+
     Args:
         ann_file: COCO keypoint json, joined with ``data_root`` when relative.
         metainfo: overrides of :attr:`METAINFO`. Giving ``keypoint_names`` different from COCO's
             starts a custom keypoint set: then ``flip_indices`` and ``sigmas`` must be given too,
             and nothing else is inherited from COCO (see :func:`parse_pose_metainfo`).
-        data_root: root joined with ``ann_file`` and ``data_prefix`` (not with ``bbox_file``).
+        data_root: root joined with ``ann_file``, ``data_prefix`` and ``bbox_file`` when they
+            are relative: the one place a user edits to move the dataset.
         data_prefix: ``dict(img=folder)``; image paths are ``folder/<images[].file_name>``.
         pipeline: transform configs (built with ``hrnet_train`` TRANSFORMS) or callables.
         test_mode: evaluation mode (no refetching on a ``None`` pipeline result).
         bbox_file: COCO results json of detector boxes (list of ``image_id``, ``category_id``,
-            ``bbox`` [x, y, w, h], ``score``); a path as given (relative to the working directory,
-            like mmpose's ``bbox_file``), not joined with ``data_root``.
+            ``bbox`` [x, y, w, h], ``score``); a relative path is joined with ``data_root``, like
+            ``ann_file`` (mmpose leaves it relative to the working directory).
         det_score_thr: detector boxes scoring below this are dropped (official 0.0).
         use_gt_bbox: use the annotation boxes even when ``bbox_file`` is given.
+        skip_invalid: drop invalid annotations (see Checks) with one warning instead of raising
+            on the first.
         serialize_data, lazy_init, indices, max_refetch: as mmengine ``BaseDataset``.
+
+    ``metainfo['ann_file']`` is the resolved annotation file: ``CocoKeypointMetric`` without an
+    ``ann_file`` of its own evaluates against it, so the evaluator follows ``data_root`` too.
     """
 
     METAINFO: dict = dict(
@@ -143,23 +214,27 @@ class CocoKeypointDataset(BaseDataset):
                  data_root: str = '', data_prefix: Mapping | None = None,
                  pipeline: Sequence = (), test_mode: bool = False, *,
                  bbox_file: str | None = None, det_score_thr: float = 0.0,
-                 use_gt_bbox: bool = False, serialize_data: bool = True,
-                 lazy_init: bool = False, indices: int | Sequence[int] | None = None,
-                 max_refetch: int = 1000) -> None:
+                 use_gt_bbox: bool = False, skip_invalid: bool = False,
+                 serialize_data: bool = True, lazy_init: bool = False,
+                 indices: int | Sequence[int] | None = None, max_refetch: int = 1000) -> None:
         data_prefix = dict(img='') if data_prefix is None else dict(data_prefix)
         if 'img' not in data_prefix:
             raise ValueError(f'data_prefix needs key "img" (image folder), got {data_prefix}')
         if not ann_file:
             raise ValueError('ann_file is required (a COCO keypoint json)')
+        if bbox_file and data_root and not os.path.isabs(bbox_file):
+            bbox_file = join_path(data_root, bbox_file)
         self.bbox_file = bbox_file
         self.det_score_thr = float(det_score_thr)
         self.use_gt_bbox = use_gt_bbox
+        self.skip_invalid = bool(skip_invalid)
         # Built here with our registry so the dataset also works without a default scope.
         pipeline = [TRANSFORMS.build(dict(t)) if isinstance(t, Mapping) else t for t in pipeline]
         super().__init__(
             ann_file=ann_file, metainfo=metainfo, data_root=data_root, data_prefix=data_prefix,
             pipeline=pipeline, test_mode=test_mode, serialize_data=serialize_data,
             lazy_init=lazy_init, indices=indices, max_refetch=max_refetch)
+        self._metainfo['ann_file'] = self.ann_file  # joined with data_root by BaseDataset
 
     @classmethod
     def _load_metainfo(cls, metainfo: Mapping | None = None) -> dict:
@@ -177,51 +252,108 @@ class CocoKeypointDataset(BaseDataset):
         return bool(self.bbox_file) and not self.use_gt_bbox
 
     def load_data_list(self) -> list[dict]:
+        if self.data_root and not os.path.isdir(self.data_root):
+            raise DataError(f'data_root {self.data_root} does not exist (a folder)')
+        img_dir = self.data_prefix['img']
+        if img_dir and not os.path.isdir(img_dir):
+            raise DataError(f'image folder {img_dir} (data_prefix img) does not exist')
         coco = _load_json(self.ann_file, 'annotation file')
-        if not isinstance(coco, dict) or 'images' not in coco:
-            raise ValueError(f'annotation file {self.ann_file} is not COCO format '
-                             '(no "images" list)')
+        if not isinstance(coco, dict) or not isinstance(coco.get('images'), list):
+            raise DataError(f'annotation file {self.ann_file} is not COCO format '
+                            '(no "images" list)')
+        self._check_categories(coco.get('categories', []))
         images = {}
-        for img in coco['images']:
+        for i, img in enumerate(coco['images']):
+            if not isinstance(img, Mapping) or 'id' not in img or 'file_name' not in img:
+                raise DataError(f'annotation file {self.ann_file}: images[{i}] needs "id" and '
+                                f'"file_name", got {repr(img)[:80]}')
             images[img['id']] = dict(
-                img_path=join_path(self.data_prefix['img'], img['file_name']),
+                img_path=join_path(img_dir, img['file_name']),
                 width=img.get('width'), height=img.get('height'))
         if self.uses_detector_boxes:
             cat_ids = {c['id'] for c in coco.get('categories', [])}
-            return self._load_detector_instances(images, cat_ids)
-        return self._load_gt_instances(images, coco.get('annotations', []))
+            data_list = self._load_detector_instances(images, cat_ids)
+            if not data_list:
+                raise DataError(f'detection file {self.bbox_file}: no box left with score >= '
+                                f'{self.det_score_thr} on the images of {self.ann_file}')
+            return data_list
+        data_list = self._load_gt_instances(images, coco.get('annotations', []))
+        if not data_list:
+            raise DataError(f'annotation file {self.ann_file} has no usable person instance '
+                            '(non-crowd, with a labelled keypoint and a non-empty box)')
+        return data_list
+
+    def _check_categories(self, categories: list) -> None:
+        """Each category's ``keypoints`` names must be the metainfo ``keypoint_names``."""
+        names = self._metainfo['keypoint_names']
+        for cat in categories:
+            cat_names = cat.get('keypoints') if isinstance(cat, Mapping) else None
+            if not cat_names:  # absent or empty: nothing to check
+                continue
+            cat_names = [str(n) for n in cat_names]
+            if cat_names == names:
+                continue
+            pos = next((i for i, (a, b) in enumerate(zip(cat_names, names)) if a != b),
+                       min(len(cat_names), len(names)))
+            ours = repr(cat_names[pos]) if pos < len(cat_names) else 'nothing'
+            theirs = repr(names[pos]) if pos < len(names) else 'nothing'
+            raise DataError(
+                f'annotation file {self.ann_file}: category id {cat.get("id")} lists '
+                f'{len(cat_names)} keypoint names, metainfo keypoint_names {len(names)}; first '
+                f'difference at position {pos}: {ours} in the file, {theirs} in metainfo '
+                f'(give metainfo=dict(keypoint_names=..., flip_indices=..., sigmas=...) '
+                f'matching the file)')
+
+    def _report_invalid(self, invalid: list[tuple[object, str]]) -> None:
+        """Raise on the first invalid annotation, or log them all in one line (skip_invalid).
+
+        Args:
+            invalid: (annotation id, problem) pairs in file order.
+        """
+        if not invalid:
+            return
+        if not self.skip_invalid:
+            ann_id, problem = invalid[0]
+            raise DataError(f'annotation id {ann_id} in {self.ann_file} {problem}')
+        named = '; '.join(f'id {i} {p}' for i, p in invalid[:_NUM_NAMED_OFFENDERS])
+        more = ' ...' if len(invalid) > _NUM_NAMED_OFFENDERS else ''
+        print_log(f'{self.ann_file}: skip_invalid dropped {len(invalid)} invalid annotations: '
+                  f'{named}{more}', logger='current', level=logging.WARNING)
 
     def _load_gt_instances(self, images: dict, annotations: list) -> list[dict]:
         num_kpts = self._metainfo['num_keypoints']
-        data_list, skipped_no_kpts, skipped_box = [], 0, 0
+        data_list, skipped_no_kpts, skipped_box, invalid = [], 0, 0, []
         for ann in annotations:
             if ann.get('iscrowd', 0):
                 continue
             if 'keypoints' not in ann:
                 skipped_no_kpts += 1
                 continue
-            kpts = np.asarray(ann['keypoints'], dtype=np.float32)
-            if kpts.size != 3 * num_kpts:
-                raise ValueError(
-                    f'annotation id {ann.get("id")} in {self.ann_file} has {kpts.size} keypoint '
-                    f'values, expected {3 * num_kpts} (num_keypoints={num_kpts} from metainfo)')
-            kpts = kpts.reshape(num_kpts, 3)
+            kpts, problem = _parse_keypoints(ann['keypoints'], num_kpts)
+            problem = problem or _bbox_problem(ann.get('bbox'))
+            img = images.get(ann.get('image_id'))
+            if problem is None and img is None:
+                problem = (f'refers to image_id {ann.get("image_id")}, which is not in '
+                           '"images"')
+            if problem is not None:
+                invalid.append((ann.get('id'), problem))
+                if not self.skip_invalid:
+                    break
+                continue
             if not (kpts[:, 2] > 0).any():
                 skipped_no_kpts += 1
                 continue
-            img = images.get(ann['image_id'])
-            if img is None:
-                raise ValueError(f'annotation id {ann.get("id")} in {self.ann_file} refers to '
-                                 f'image_id {ann["image_id"]}, which is not in "images"')
             # Clip to the image like the official coco.py (_load_coco_keypoint_annotation_kernal).
-            x, y, w, h = ann['bbox']
+            x, y, w, h = (float(v) for v in ann['bbox'])
             x1, y1 = max(0., x), max(0., y)
             x2, y2 = x1 + max(0., w - 1), y1 + max(0., h - 1)
             if img['width'] is not None:
                 x2 = min(img['width'] - 1., x2)
             if img['height'] is not None:
                 y2 = min(img['height'] - 1., y2)
-            if ann.get('area', w * h) <= 0 or x2 < x1 or y2 < y1:
+            # A box clipped to one point has no size for the affine warp (TopdownAffine).
+            point = x2 == x1 and y2 == y1
+            if ann.get('area', w * h) <= 0 or x2 < x1 or y2 < y1 or point:
                 skipped_box += 1
                 continue
             data_list.append(dict(
@@ -232,6 +364,7 @@ class CocoKeypointDataset(BaseDataset):
                 keypoints_visible=(kpts[:, 2] > 0).astype(np.float32),
                 area=float(ann.get('area', w * h)), iscrowd=0,
                 num_keypoints=int(ann.get('num_keypoints', (kpts[:, 2] > 0).sum()))))
+        self._report_invalid(invalid)
         if skipped_no_kpts or skipped_box:
             print_log(f'{self.ann_file}: skipped {skipped_no_kpts} annotations without labelled '
                       f'keypoints and {skipped_box} with an empty box', logger='current',
@@ -241,13 +374,16 @@ class CocoKeypointDataset(BaseDataset):
     def _load_detector_instances(self, images: dict, cat_ids: set) -> list[dict]:
         dets = _load_json(self.bbox_file, 'detection file')
         if not isinstance(dets, list):
-            raise ValueError(f'detection file {self.bbox_file} must hold a list of boxes '
-                             '(COCO results format)')
+            raise DataError(f'detection file {self.bbox_file} must hold a list of boxes '
+                            '(COCO results format)')
         if not dets:
-            raise ValueError(f'detection file {self.bbox_file} holds no boxes')
+            raise DataError(f'detection file {self.bbox_file} holds no boxes')
         num_kpts = self._metainfo['num_keypoints']
-        data_list, unknown_img = [], 0
+        data_list, unknown_img, bad_box = [], 0, 0
         for det in dets:
+            if not _det_box_is_valid(det):
+                bad_box += 1
+                continue
             if cat_ids and det.get('category_id', 1) not in cat_ids:
                 continue
             if det['score'] < self.det_score_thr:
@@ -256,15 +392,20 @@ class CocoKeypointDataset(BaseDataset):
             if img is None:
                 unknown_img += 1
                 continue
-            x, y, w, h = det['bbox']
+            # official _box2cs: centre x + w / 2 and size w, i.e. the continuous xyxy box
+            bbox = xywh_to_xyxy(np.asarray(det['bbox'], dtype=np.float32))
             data_list.append(dict(
                 img_path=img['img_path'], img_id=det['image_id'], id=len(data_list),
-                category_id=det.get('category_id', 1),
-                bbox=np.array([x, y, x + w, y + h], dtype=np.float32),
+                category_id=det.get('category_id', 1), bbox=bbox,
                 bbox_score=float(det['score']),
+                # no ground truth: zero keypoints, all unlabelled (keypoint metrics skip them)
                 keypoints=np.zeros((num_kpts, 2), dtype=np.float32),
-                keypoints_visible=np.ones(num_kpts, dtype=np.float32),
-                area=float(w * h), iscrowd=0, num_keypoints=0))
+                keypoints_visible=np.zeros(num_kpts, dtype=np.float32),
+                area=float(det['bbox'][2] * det['bbox'][3]), iscrowd=0, num_keypoints=0))
+        if bad_box:
+            print_log(f'{self.bbox_file}: dropped {bad_box} of {len(dets)} boxes with a width '
+                      'or height <= 0, a non-finite bbox or score, or no image_id',
+                      logger='current', level=logging.WARNING)
         if unknown_img:
             print_log(f'{self.bbox_file}: skipped {unknown_img} boxes whose image_id is not in '
                       f'{self.ann_file}', logger='current', level=logging.WARNING)

@@ -1,28 +1,46 @@
 """Semantic segmentation from an image folder and a label folder (custom data)."""
 from __future__ import annotations
 
+import logging
 import os
+from collections import Counter
 from typing import Any, Mapping, Optional, Sequence
 
 import numpy as np
 from mmengine.dataset import BaseDataset
+from mmengine.logging import print_log
 
 from hrnet_train.registry import DATASETS
+from hrnet_train.utils.errors import DataError
 
 from .seg_labels import build_label_table
 
+# How many offenders the one skip_invalid log line names.
+_NUM_NAMED_OFFENDERS = 3
+
 
 def _list_files(root: str, suffix: str) -> list[str]:
-    """Paths relative to ``root`` of every file below it ending in ``suffix``, sorted."""
+    """Paths relative to ``root`` of every file below it ending in ``suffix``, sorted.
+
+    Raises:
+        DataError: naming ``root`` and ``suffix`` when ``root`` is not a folder or holds no
+            such file.
+    """
     if not os.path.isdir(root):
-        raise FileNotFoundError(f'image folder not found: {root}')
-    found = []
+        raise DataError(f'image folder {root} does not exist (looking for *{suffix} images)')
+    found, other = [], Counter()
     for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
         dirnames.sort()
         rel_dir = os.path.relpath(dirpath, root)
         for name in filenames:
             if name.endswith(suffix):
                 found.append(name if rel_dir == '.' else os.path.join(rel_dir, name))
+            else:
+                other[os.path.splitext(name)[1] or name] += 1
+    if not found:
+        hint = (f'; its {sum(other.values())} other files mostly end in '
+                f'"{other.most_common(1)[0][0]}": check img_suffix' if other else '; it is empty')
+        raise DataError(f'no image ending in "{suffix}" below {root}{hint}')
     return sorted(found)
 
 
@@ -43,7 +61,13 @@ class SegFolderDataset(BaseDataset):
     ``seg_map_path`` in ``data_prefix`` the samples carry no label (inference).
 
     Label files hold (H, W) class ids, 255 = ignore. They are read by ``LoadSegAnnotation``, which
-    applies ``label_map`` to the raw file values and then ``reduce_zero_label``.
+    applies ``label_map`` to the raw file values and then ``reduce_zero_label``, and checks them.
+
+    Checks (``DataError`` naming the folder or file, one line): ``data_root``, the image folder
+    and the label folder exist; the folder walk finds at least one ``*<img_suffix>`` file (the
+    error names the folder and the suffix); every image listed in ``ann_file`` and every label
+    file exists (with ``skip_invalid=True`` such samples are dropped instead, with one warning
+    giving their count and the first few); the dataset is not empty.
 
     Args:
         metainfo: must hold ``classes`` (names, one per train id); ``palette`` (list of RGB
@@ -55,11 +79,13 @@ class SegFolderDataset(BaseDataset):
             sets where 0 is "other", e.g. ADE20K).
         label_map: ``{raw_id: train_id}``; raw ids not listed become 255. ``None``: file values
             are already train ids.
+        skip_invalid: drop samples whose label file (or listed image) is missing, with one
+            warning, instead of raising on the first.
         **kwargs: ``pipeline``, ``test_mode``, ``lazy_init``, ``serialize_data``, ``indices``,
             ``max_refetch`` of ``BaseDataset``.
 
-    Data info keys: ``img_path``, ``seg_map_path`` (when labelled), ``label_map`` ((256,) uint8
-    lookup table or None), ``reduce_zero_label``, ``num_classes``.
+    Data info keys: ``img_path``, ``seg_map_path`` (when labelled), ``label_map`` ((256,) int16
+    lookup table, see ``seg_labels``, or None), ``reduce_zero_label``, ``num_classes``.
     """
 
     METAINFO: dict = dict()
@@ -75,6 +101,7 @@ class SegFolderDataset(BaseDataset):
         seg_map_suffix: str = '.png',
         reduce_zero_label: bool = False,
         label_map: Optional[Mapping[int, int]] = None,
+        skip_invalid: bool = False,
         **kwargs: Any,
     ) -> None:
         if data_prefix is None:
@@ -84,6 +111,7 @@ class SegFolderDataset(BaseDataset):
         self.img_suffix = img_suffix
         self.seg_map_suffix = seg_map_suffix
         self.reduce_zero_label = bool(reduce_zero_label)
+        self.skip_invalid = bool(skip_invalid)
         self.label_table = None if label_map is None else build_label_table(label_map)
         merged = self._check_metainfo(metainfo)
         super().__init__(
@@ -113,34 +141,65 @@ class SegFolderDataset(BaseDataset):
     def num_classes(self) -> int:
         return len(self._metainfo['classes'])
 
+    def _check_folders(self) -> None:
+        """data_root, the image folder and the label folder must exist."""
+        if self.data_root and not os.path.isdir(self.data_root):
+            raise DataError(f'data_root {self.data_root} does not exist (a folder)')
+        for key, what in (('img_path', 'image folder'), ('seg_map_path', 'label folder')):
+            folder = self.data_prefix.get(key)
+            if folder and not os.path.isdir(folder):
+                raise DataError(f'{what} {folder} (data_prefix {key}) does not exist')
+
+    def _report_dropped(self, data_list: list, invalid: list[str], source: str) -> list[dict]:
+        """Log the samples skip_invalid dropped in one line; an empty result is an error."""
+        if invalid:
+            named = '; '.join(invalid[:_NUM_NAMED_OFFENDERS])
+            more = ' ...' if len(invalid) > _NUM_NAMED_OFFENDERS else ''
+            print_log(f'{source}: skip_invalid dropped {len(invalid)} of '
+                      f'{len(invalid) + len(data_list)} samples: {named}{more}',
+                      logger='current', level=logging.WARNING)
+        if not data_list and invalid:
+            raise DataError(f'{source}: no sample left (all {len(invalid)} dropped by '
+                            'skip_invalid)')
+        if not data_list:
+            raise DataError(f'{source}: no sample listed')
+        return data_list
+
     def load_data_list(self) -> list[dict]:
+        self._check_folders()
         img_dir = self.data_prefix['img_path']
         seg_dir = self.data_prefix.get('seg_map_path')
         if self.ann_file:
             stems = self._read_split_file(self.ann_file)
         else:
             stems = [p[:-len(self.img_suffix)] for p in _list_files(img_dir, self.img_suffix)]
-        data_list = []
+        data_list, invalid = [], []
         for stem in stems:
             img_path = os.path.join(img_dir, stem + self.img_suffix)
-            if self.ann_file and not os.path.isfile(img_path):
-                raise FileNotFoundError(
-                    f'image file not found: {img_path} (listed in {self.ann_file})')
-            info = dict(img_path=img_path, label_map=self.label_table)
-            if seg_dir is not None:
-                seg_map_path, label_map = self._find_seg_map(seg_dir, stem, img_path)
-                info.update(seg_map_path=seg_map_path, label_map=label_map)
+            try:
+                if self.ann_file and not os.path.isfile(img_path):
+                    raise DataError(
+                        f'image file not found: {img_path} (listed in {self.ann_file})')
+                info = dict(img_path=img_path, label_map=self.label_table)
+                if seg_dir is not None:
+                    seg_map_path, label_map = self._find_seg_map(seg_dir, stem, img_path)
+                    info.update(seg_map_path=seg_map_path, label_map=label_map)
+            except DataError as e:
+                if not self.skip_invalid:
+                    raise
+                invalid.append(str(e))
+                continue
             info['reduce_zero_label'] = self.reduce_zero_label
             info['num_classes'] = self.num_classes
             data_list.append(info)
-        return data_list
+        return self._report_dropped(data_list, invalid, self.ann_file or img_dir)
 
     def _find_seg_map(self, seg_dir: str, stem: str,
                       img_path: str) -> tuple[str, Optional[np.ndarray]]:
         """Label file of one image and the lookup table to apply to it."""
         path = os.path.join(seg_dir, stem + self.seg_map_suffix)
         if not os.path.isfile(path):
-            raise FileNotFoundError(f'label file not found: {path} (for image {img_path})')
+            raise DataError(f'label file not found: {path} (for image {img_path})')
         return path, self.label_table
 
     @staticmethod

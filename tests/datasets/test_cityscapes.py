@@ -9,9 +9,14 @@ import pytest
 from mmengine.registry import DefaultScope
 
 from hrnet_train.datasets import CLASS_WEIGHTS, CityscapesDataset
-from hrnet_train.datasets.seg_labels import (CITYSCAPES_ID_TO_TRAIN_ID, CITYSCAPES_LABEL_TABLE,
-                                             build_label_table, convert_label_ids)
+from hrnet_train.datasets.seg_labels import (
+    CITYSCAPES_ID_TO_TRAIN_ID,
+    CITYSCAPES_LABEL_TABLE,
+    build_label_table,
+    convert_label_ids,
+)
 from hrnet_train.datasets.transforms import LoadImage, LoadSegAnnotation, read_seg_map
+from hrnet_train.utils.errors import DataError
 
 ROOT = Path(__file__).resolve().parents[2] / 'data' / 'cityscapes_tiny'
 NAME = 'frankfurt_000000_000294'
@@ -26,12 +31,14 @@ def _load(info: dict) -> dict:
 
 def test_label_table_is_the_official_34_to_19_mapping():
     table = CITYSCAPES_LABEL_TABLE
-    assert table.shape == (256,) and table.dtype == np.uint8
+    assert table.shape == (256,) and table.dtype == np.int16
     assert [int(table[i]) for i in (7, 8, 11, 12, 13, 17, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28,
                                     31, 32, 33)] == list(range(19))
-    ignored = [0, 1, 2, 3, 4, 5, 6, 9, 10, 14, 15, 16, 18, 29, 30, 34, 255]
-    assert all(table[i] == 255 for i in ignored)
-    assert int((table != 255).sum()) == 19
+    ignored = [0, 1, 2, 3, 4, 5, 6, 9, 10, 14, 15, 16, 18, 29, 30]
+    assert [i for i in range(256) if table[i] == 255] == ignored
+    # cityscapesScripts writes labelIds 0..33 only: 34..255 are not valid raw ids (-1)
+    assert (table[34:] == -1).all() and (table[:34] >= 0).all()
+    assert int(((table >= 0) & (table != 255)).sum()) == 19
     assert len(CITYSCAPES_ID_TO_TRAIN_ID) == 19
     with pytest.raises(ValueError, match='label_map'):
         convert_label_ids(np.zeros((2, 2), np.uint8), np.zeros(255, np.uint8))
@@ -100,7 +107,8 @@ def test_list_file_format(tmp_path):
 
     bad = tmp_path / 'bad.lst'
     bad.write_text(f'leftImg8bit/val/frankfurt/{NAME}_leftImg8bit.png\tgtFine/val/nowhere.png\n')
-    with pytest.raises(FileNotFoundError, match='nowhere.png'):
+    with pytest.raises(DataError, match=r'^label file not found: .*gtFine/val/nowhere\.png '
+                                        r'\(listed in .*bad\.lst:1\)$'):
         CityscapesDataset(data_root=str(ROOT), ann_file=str(bad))
 
 
@@ -115,7 +123,7 @@ def _write_frame(root: Path, split: str, city: str, frame: str, label_ids: np.nd
     cv2.imwrite(str(gt_dir / f'{city}_{frame}_gtFine_labelIds.png'), label_ids)
     if train_ids:
         cv2.imwrite(str(gt_dir / f'{city}_{frame}_gtFine_labelTrainIds.png'),
-                    CITYSCAPES_LABEL_TABLE[label_ids])
+                    convert_label_ids(label_ids, CITYSCAPES_LABEL_TABLE))
 
 
 @pytest.fixture
@@ -158,7 +166,10 @@ def test_generated_two_city_layout(two_city_root):
 def test_missing_label_file_names_it(two_city_root):
     (two_city_root / 'gtFine/train/zurich/zurich_000001_000019_gtFine_labelIds.png').unlink()
     (two_city_root / 'gtFine/train/zurich/zurich_000001_000019_gtFine_labelTrainIds.png').unlink()
-    with pytest.raises(FileNotFoundError, match='zurich_000001_000019_gtFine_labelTrainIds.png'):
+    with pytest.raises(DataError, match=(
+            r'^label file not found for image .*zurich_000001_000019_leftImg8bit\.png: looked for '
+            r'.*zurich_000001_000019_gtFine_labelTrainIds\.png and '
+            r'.*zurich_000001_000019_gtFine_labelIds\.png$')):
         CityscapesDataset(data_root=str(two_city_root), data_prefix=TRAIN_PREFIX)
 
 
@@ -217,3 +228,80 @@ def test_train_and_test_pipelines_on_the_real_frame():
     assert out['data_samples'].gt_seg_map.shape == (1, 128, 256)
     assert out['data_samples'].ori_shape == (128, 256)
     assert out['data_samples'].scale_factor == (2.0, 2.0)
+
+
+def test_label_ids_outside_0_to_33_are_an_error(two_city_root):
+    """A labelIds file with ids 34..255 is not a Cityscapes file: today they silently become 255."""
+    gt = two_city_root / 'gtFine/train/aachen/aachen_000000_000019_gtFine_labelIds.png'
+    cv2.imwrite(str(gt), np.array([[7, 8, 34, 0], [33, 200, 4, 34]], np.uint8))
+    ds = CityscapesDataset(data_root=str(two_city_root), data_prefix=TRAIN_PREFIX)
+    assert ds.get_data_info(0)['seg_map_path'] == str(gt)
+    with pytest.raises(DataError, match=(
+            r'^label file .*aachen_000000_000019_gtFine_labelIds\.png holds raw ids \[34, 200\] '
+            r'\(3 px\) that are not valid for its label table \(valid raw ids: 0\.\.33\)$')):
+        _load(ds.get_data_info(0))
+    # every id 0..33 is accepted, and those outside the 19 classes become 255
+    ids = np.arange(34, dtype=np.uint8).reshape(2, 17)
+    cv2.imwrite(str(gt), ids)
+    cv2.imwrite(ds.get_data_info(0)['img_path'], np.zeros((2, 17, 3), np.uint8))
+    out = _load(ds.get_data_info(0))['gt_seg_map']
+    expected = [CITYSCAPES_ID_TO_TRAIN_ID.get(i, 255) for i in range(34)]
+    assert out.ravel().tolist() == expected
+    # the table is the same concept for the converter: it refuses such a file too
+    with pytest.raises(DataError, match=r'holds raw ids \[40\] \(1 px\)'):
+        convert_label_ids(np.array([[7, 40]], np.uint8), CITYSCAPES_LABEL_TABLE)
+
+
+def test_a_user_label_map_still_sends_unlisted_raw_ids_to_255():
+    table = build_label_table({1: 0, 2: 1, 200: 2})
+    assert table.dtype == np.int16 and (table >= 0).all()
+    raw = np.array([[0, 1, 2], [200, 201, 255]], np.uint8)
+    np.testing.assert_array_equal(convert_label_ids(raw, table), [[255, 0, 1], [2, 255, 255]])
+    # valid_ids marks the rest invalid; a mapping onto an invalid id is a config mistake
+    strict = build_label_table({1: 0}, valid_ids=range(3))
+    assert strict[:4].tolist() == [255, 0, 255, -1]
+    with pytest.raises(ValueError, match='raw id 5, which is not in valid_ids'):
+        build_label_table({5: 0}, valid_ids=range(3))
+
+
+def test_skip_invalid_drops_frames_without_labels(two_city_root, tmp_path, monkeypatch):
+    import hrnet_train.datasets.seg_folder as module
+    lines = []
+    monkeypatch.setattr(module, 'print_log', lambda msg, **kw: lines.append(msg))
+    for suffix in ('labelIds', 'labelTrainIds'):
+        (two_city_root / f'gtFine/train/zurich/zurich_000001_000019_gtFine_{suffix}.png').unlink()
+    ds = CityscapesDataset(data_root=str(two_city_root), data_prefix=TRAIN_PREFIX,
+                           skip_invalid=True)
+    assert [Path(ds.get_data_info(i)['img_path']).name[:20] for i in range(len(ds))] == [
+        'aachen_000000_000019', 'aachen_000002_000019']
+    assert len(lines) == 1 and 'skip_invalid dropped 1 of 3 samples: label file not found for ' \
+        'image' in lines[0] and 'zurich_000001_000019_gtFine_labelIds.png' in lines[0]
+    # list files: the same
+    list_file = tmp_path / 'train.lst'
+    list_file.write_text(
+        'leftImg8bit/train/zurich/zurich_000001_000019_leftImg8bit.png\t'
+        'gtFine/train/zurich/zurich_000001_000019_gtFine_labelIds.png\n'
+        'leftImg8bit/train/aachen/aachen_000000_000019_leftImg8bit.png\t'
+        'gtFine/train/aachen/aachen_000000_000019_gtFine_labelIds.png\n')
+    with pytest.raises(DataError, match=r'train\.lst:1\)$'):
+        CityscapesDataset(data_root=str(two_city_root), ann_file=str(list_file))
+    lines.clear()
+    ds = CityscapesDataset(data_root=str(two_city_root), ann_file=str(list_file),
+                           skip_invalid=True)
+    assert len(ds) == 1 and ds.get_data_info(0)['seg_map_path'].endswith(
+        'aachen_000000_000019_gtFine_labelIds.png')
+    assert len(lines) == 1 and lines[0].startswith(f'{list_file}: skip_invalid dropped 1 of 2')
+
+
+def test_missing_cityscapes_root_or_split_folder(two_city_root):
+    with pytest.raises(DataError, match=r'^data_root .*no_such_root does not exist'):
+        CityscapesDataset(data_root=str(two_city_root / 'no_such_root'), data_prefix=TRAIN_PREFIX)
+    with pytest.raises(DataError, match=r'^image folder .*leftImg8bit/val \(data_prefix '
+                                        r'img_path\) does not exist$'):
+        CityscapesDataset(data_root=str(two_city_root), data_prefix=PREFIX)
+    # images saved as .jpg: the walk for the official ending finds none
+    with pytest.raises(DataError, match=r'^no image ending in "_leftImg8bit\.jpg" below '
+                                        r'.*leftImg8bit/train; its 3 other files mostly end in '
+                                        r'"\.png": check img_suffix$'):
+        CityscapesDataset(data_root=str(two_city_root), data_prefix=TRAIN_PREFIX,
+                          img_suffix='_leftImg8bit.jpg')

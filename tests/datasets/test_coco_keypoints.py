@@ -8,6 +8,7 @@ import pytest
 from hrnet_train.codecs import MSRAHeatmap
 from hrnet_train.datasets import CocoKeypointDataset
 from hrnet_train.registry import DATASETS
+from hrnet_train.utils.errors import DataError
 
 DATA_ROOT = osp.join(osp.dirname(__file__), '..', '..', 'data', 'coco_tiny')
 ANN = 'annotations/test_coco.json'
@@ -120,7 +121,7 @@ def test_full_pipeline_on_real_images():
         assert tuple(ds[i]['data_samples'].gt_heatmaps.shape) == (17, 64, 48)
 
 
-def _write_custom(tmp_path, num_kpts, *, anns=None):
+def _write_custom(tmp_path, num_kpts, *, anns=None, cat_names=('a', 'l1', 'r1', 'l2', 'r2')):
     img_dir = tmp_path / 'imgs'
     img_dir.mkdir(exist_ok=True)
     cv2.imwrite(str(img_dir / 'a.png'), np.full((120, 100, 3), 128, np.uint8))
@@ -135,7 +136,9 @@ def _write_custom(tmp_path, num_kpts, *, anns=None):
                 dict(id=9, image_id=1, category_id=1, bbox=[0, 0, 5, 5], area=25., iscrowd=0)]
     coco = dict(images=[dict(id=1, file_name='a.png', width=100, height=120)],
                 annotations=anns,
-                categories=[dict(id=1, name='thing', keypoints=[f'k{i}' for i in range(5)])])
+                categories=[dict(id=1, name='thing')])
+    if cat_names is not None:
+        coco['categories'][0]['keypoints'] = list(cat_names)
     path = tmp_path / 'ann.json'
     path.write_text(json.dumps(coco))
     return path
@@ -178,10 +181,11 @@ def test_box_clipped_to_image_and_empty_box_skipped(tmp_path):
 def test_bad_inputs(tmp_path):
     with pytest.raises(FileNotFoundError, match='annotation file not found: .*missing.json'):
         CocoKeypointDataset(str(tmp_path / 'missing.json'))
-    ann = _write_custom(tmp_path, 5)
-    with pytest.raises(ValueError,
+    ann = _write_custom(tmp_path, 5, cat_names=None)  # no names: only the count can tell
+    with pytest.raises(DataError,
                        match=r'annotation id 7 in .*ann.json has 15 keypoint values, expected 51'):
         CocoKeypointDataset(str(ann))  # COCO meta: 17 keypoints
+    ann = _write_custom(tmp_path, 5)
     with pytest.raises(ValueError, match='metainfo needs key "sigmas"'):
         CocoKeypointDataset(str(ann), metainfo=dict(keypoint_names=list('abcde'),
                                                     flip_indices=[0, 1, 2, 3, 4]))
@@ -211,3 +215,175 @@ def test_detector_boxes_on_unknown_images_are_skipped(tmp_path):
     info = ds.get_data_info(0)
     np.testing.assert_allclose(info['bbox'], [1, 2, 31, 42])
     assert info['keypoints'].shape == (5, 2) and info['bbox_score'] == pytest.approx(0.8)
+
+
+# ------------------------------------------------ checks on bad data (DataError, one line each)
+
+class _Log:
+    """Records the lines a module passes to mmengine's print_log."""
+
+    def __init__(self, monkeypatch, module):
+        self.lines = []
+        monkeypatch.setattr(module, 'print_log', lambda msg, **kw: self.lines.append(msg))
+
+    def matching(self, text):
+        return [line for line in self.lines if text in line]
+
+
+def _person(ann_id, **overrides):
+    kp = [30., 40., 2, 50., 60., 1, 0., 0., 0, 0., 0., 0, 0., 0., 0]
+    ann = dict(id=ann_id, image_id=1, category_id=1, bbox=[10, 20, 60, 70], area=4200.,
+               iscrowd=0, num_keypoints=2, keypoints=kp)
+    ann.update(overrides)
+    return ann
+
+
+def test_detector_boxes_with_no_size_or_non_finite_values_are_dropped(tmp_path, monkeypatch):
+    import hrnet_train.datasets.coco_keypoints as module
+    log = _Log(monkeypatch, module)
+    ann = _write_custom(tmp_path, 5)
+    det = tmp_path / 'det.json'
+    nan, inf = float('nan'), float('inf')
+    det.write_text(json.dumps([  # json writes NaN / Infinity, which json.load reads back
+        dict(image_id=1, category_id=1, bbox=[1, 2, 30, 40], score=0.8),
+        dict(image_id=1, category_id=1, bbox=[5, 5, 0, 40], score=0.9),
+        dict(image_id=1, category_id=1, bbox=[5, 5, 30, -3], score=0.9),
+        dict(image_id=1, category_id=1, bbox=[nan, 5, 30, 40], score=0.9),
+        dict(image_id=1, category_id=1, bbox=[5, 5, inf, 40], score=0.9),
+        dict(image_id=1, category_id=1, bbox=[5, 5, 30, 40], score=nan),
+        dict(image_id=1, category_id=1, bbox=[3, 4, 20, 10], score=0.5)]))
+    ds = CocoKeypointDataset(str(ann), data_prefix=dict(img=str(tmp_path / 'imgs')),
+                             metainfo=CUSTOM_META, bbox_file=str(det),
+                             pipeline=_pipeline(train=False), test_mode=True)
+    assert len(ds) == 2
+    np.testing.assert_allclose(ds.get_data_info(1)['bbox'], [3, 4, 23, 14])
+    dropped = log.matching('dropped')
+    assert len(dropped) == 1 and str(det) in dropped[0] and 'dropped 5 of 7 boxes' in dropped[0]
+    for i in range(len(ds)):  # the kept boxes go through TopdownAffine
+        assert tuple(ds[i]['data_samples'].gt_heatmaps.shape) == (5, 64, 48)
+
+
+@pytest.mark.parametrize('field,value,expected', [
+    ('keypoints', [30., float('nan'), 2] + [0.] * 12,
+     r'has non-finite keypoints \(NaN or Inf\) at keypoint index \[0\]'),
+    ('keypoints', [0.] * 9 + [1., float('inf'), 2] + [0.] * 3,
+     r'has non-finite keypoints \(NaN or Inf\) at keypoint index \[3\]'),
+    ('keypoints', [0.] * 12 + [None, 3., 2],  # JSON null
+     r'has non-finite keypoints \(NaN or Inf\) at keypoint index \[4\]'),
+    ('bbox', [10, float('nan'), 60, 70], r'has non-finite bbox \[10, nan, 60, 70\]'),
+    ('bbox', [10, 20, float('-inf'), 70], r'has non-finite bbox \[10, 20, -inf, 70\]'),
+    ('bbox', [10, 20, 60], r'has bbox \[10, 20, 60\], expected \[x, y, w, h\]'),
+])
+def test_gt_annotation_with_non_finite_values_names_it(tmp_path, field, value, expected):
+    ann = _write_custom(tmp_path, 5, anns=[_person(7), _person(42, **{field: value})])
+    with pytest.raises(DataError, match=r'^annotation id 42 in .*ann\.json ' + expected) as e:
+        CocoKeypointDataset(str(ann), metainfo=CUSTOM_META)
+    assert '\n' not in str(e.value)
+
+
+def test_gt_box_clipped_to_a_point_is_skipped(tmp_path):
+    """A 1x1 box clips to x2 == x1, y2 == y1: nothing for TopdownAffine to warp."""
+    ann = _write_custom(tmp_path, 5, anns=[_person(7), _person(8, bbox=[30, 40, 1, 1], area=1.)])
+    ds = CocoKeypointDataset(str(ann), metainfo=CUSTOM_META)
+    assert [ds.get_data_info(i)['id'] for i in range(len(ds))] == [7]
+
+
+def _coco_names_file(tmp_path, names):
+    kp = [50., 50., 2] + [0., 0., 0] * 16
+    coco = dict(images=[dict(id=1, file_name='a.png', width=100, height=120)],
+                annotations=[dict(id=3, image_id=1, category_id=1, bbox=[10, 20, 60, 70],
+                                  area=4200., iscrowd=0, keypoints=kp)],
+                categories=[dict(id=1, name='person', keypoints=list(names))])
+    path = tmp_path / 'names.json'
+    path.write_text(json.dumps(coco))
+    return path
+
+
+def test_category_keypoint_names_must_equal_metainfo(tmp_path):
+    coco_names = list(CocoKeypointDataset.METAINFO['keypoint_names'])
+    swapped = coco_names.copy()
+    swapped[1], swapped[2] = swapped[2], swapped[1]
+    with pytest.raises(DataError, match=(
+            r"^annotation file .*names\.json: category id 1 lists 17 keypoint names, metainfo "
+            r"keypoint_names 17; first difference at position 1: 'right_eye' in the file, "
+            r"'left_eye' in metainfo")):
+        CocoKeypointDataset(str(_coco_names_file(tmp_path, swapped)))
+    # a custom 5-keypoint file read with the COCO metainfo
+    with pytest.raises(DataError, match=r"category id 1 lists 5 keypoint names, metainfo "
+                                        r"keypoint_names 17; first difference at position 0: "
+                                        r"'a' in the file, 'nose' in metainfo"):
+        CocoKeypointDataset(str(_write_custom(tmp_path, 5)))
+    # a prefix of the COCO names: the first difference is where the file's list ends
+    with pytest.raises(DataError, match="position 5: nothing in the file, 'left_shoulder'"):
+        CocoKeypointDataset(str(_coco_names_file(tmp_path, coco_names[:5])))
+    # the same names load; categories without names are not checked (test_custom_keypoint_set)
+    assert len(CocoKeypointDataset(str(_coco_names_file(tmp_path, coco_names)))) == 1
+    assert len(CocoKeypointDataset(str(_write_custom(tmp_path, 5, cat_names=None)),
+                                   metainfo=CUSTOM_META)) == 1
+
+
+def test_missing_folders_and_broken_json_name_the_path(tmp_path):
+    ann = _write_custom(tmp_path, 5)
+    with pytest.raises(DataError, match=r'^data_root .*nowhere does not exist'):
+        CocoKeypointDataset(str(ann), data_root=str(tmp_path / 'nowhere'), metainfo=CUSTOM_META)
+    with pytest.raises(DataError, match=r'^image folder .*no_imgs \(data_prefix img\) does not'):
+        CocoKeypointDataset(str(ann), data_prefix=dict(img=str(tmp_path / 'no_imgs')),
+                            metainfo=CUSTOM_META)
+    broken = tmp_path / 'broken.json'
+    broken.write_text('{"images": [\n{"id": 1,\n')
+    with pytest.raises(DataError, match=r'^annotation file .*broken\.json is not valid JSON') as e:
+        CocoKeypointDataset(str(broken))
+    assert '\n' not in str(e.value)
+    not_coco = tmp_path / 'list.json'
+    not_coco.write_text('[1, 2]')
+    with pytest.raises(DataError, match=r'list\.json is not COCO format'):
+        CocoKeypointDataset(str(not_coco))
+
+
+def test_empty_dataset_is_an_error(tmp_path):
+    ann = _write_custom(tmp_path, 5, anns=[_person(7, keypoints=[0.] * 15)])
+    with pytest.raises(DataError, match=r'ann\.json has no usable person instance'):
+        CocoKeypointDataset(str(ann), metainfo=CUSTOM_META)
+    det = tmp_path / 'det.json'
+    det.write_text(json.dumps([dict(image_id=1, category_id=1, bbox=[1, 2, 30, 40], score=0.2)]))
+    with pytest.raises(DataError, match=r'det\.json: no box left with score >= 0\.5'):
+        CocoKeypointDataset(str(ann), metainfo=CUSTOM_META, bbox_file=str(det), det_score_thr=.5)
+
+
+def _invalid_mix(tmp_path):
+    anns = [_person(7), _person(10, keypoints=[float('nan')] * 15), _person(11, keypoints=[1] * 6),
+            _person(12, image_id=99), _person(13, bbox=[1, 2, float('inf'), 4]), _person(14),
+            _person(15, bbox=None), _person(16, keypoints=[1.] * 3)]
+    return _write_custom(tmp_path, 5, anns=anns)
+
+
+def test_skip_invalid_drops_bad_annotations_with_one_line(tmp_path, monkeypatch):
+    import hrnet_train.datasets.coco_keypoints as module
+    ann = _invalid_mix(tmp_path)
+    # default: the first invalid annotation raises
+    with pytest.raises(DataError, match=r'^annotation id 10 in .*ann\.json has non-finite'):
+        CocoKeypointDataset(str(ann), metainfo=CUSTOM_META)
+    log = _Log(monkeypatch, module)
+    ds = DATASETS.build(dict(type='CocoKeypointDataset', ann_file=str(ann), metainfo=CUSTOM_META,
+                             skip_invalid=True))
+    assert [ds.get_data_info(i)['id'] for i in range(len(ds))] == [7, 14]
+    lines = log.matching('skip_invalid')
+    assert len(lines) == 1
+    line = lines[0]
+    assert line.startswith(f'{ann}: skip_invalid dropped 6 invalid annotations: id 10 has ')
+    # the first five offenders are named, in file order, then '...'
+    assert [int(p.split()[1]) for p in line.split(': ', 2)[2].split('; ')] == [10, 11, 12, 13, 15]
+    assert 'id 11 has 6 keypoint values, expected 15' in line
+    assert 'id 12 refers to image_id 99, which is not in "images"' in line
+    assert line.endswith(' ...') and '\n' not in line
+
+
+def test_bbox_file_and_ann_file_follow_data_root():
+    """data_root is the one place to edit: a relative bbox_file is joined with it like
+    ann_file, and the resolved ann_file is in the metainfo for the metric."""
+    ds = _coco(bbox_file=DET, test_mode=True)
+    assert ds.bbox_file == osp.join(DATA_ROOT, DET)
+    assert len(ds) == 118
+    assert ds.metainfo['ann_file'] == osp.join(DATA_ROOT, ANN)
+    # detector instances carry no ground truth: every keypoint unlabelled
+    assert ds.get_data_info(0)['keypoints_visible'].sum() == 0

@@ -8,6 +8,7 @@ from PIL import Image
 
 from hrnet_train.datasets import SegFolderDataset
 from hrnet_train.datasets.transforms import LoadImage, LoadSegAnnotation
+from hrnet_train.utils.errors import DataError
 
 CLASSES = ('background', 'crack', 'rust')
 
@@ -100,8 +101,68 @@ def test_errors(folder):
     with pytest.raises(ValueError, match='palette'):
         _train(folder, metainfo=dict(classes=CLASSES, palette=[[0, 0, 0]]))
     (folder / 'ann_dir/train/b.png').unlink()
-    with pytest.raises(FileNotFoundError, match=r'ann_dir/train/b\.png'):
+    with pytest.raises(DataError, match=r'^label file not found: .*ann_dir/train/b\.png \(for '
+                                        r'image .*img_dir/train/b\.jpg\)$'):
         _train(folder)
     (folder / 'splits' / 'bad.txt').write_text('a\nmissing\n')
-    with pytest.raises(FileNotFoundError, match='missing.jpg'):
+    with pytest.raises(DataError, match=r'^image file not found: .*missing\.jpg \(listed in '
+                                        r'.*bad\.txt\)$'):
         _train(folder, ann_file='splits/bad.txt')
+
+
+class _Log:
+    """Records the lines a module passes to mmengine's print_log."""
+
+    def __init__(self, monkeypatch, module):
+        self.lines = []
+        monkeypatch.setattr(module, 'print_log', lambda msg, **kw: self.lines.append(msg))
+
+
+def test_missing_folders_and_an_empty_walk_name_folder_and_suffix(folder):
+    with pytest.raises(DataError, match=r'^data_root .*nowhere does not exist'):
+        _train(folder / 'nowhere')
+    with pytest.raises(DataError, match=r'^image folder .*img_dir/test \(data_prefix img_path\) '
+                                        r'does not exist$'):
+        SegFolderDataset(data_root=str(folder), data_prefix=dict(img_path='img_dir/test'),
+                         metainfo=dict(classes=CLASSES))
+    with pytest.raises(DataError, match=r'^label folder .*ann_dir/test \(data_prefix '
+                                        r'seg_map_path\) does not exist$'):
+        SegFolderDataset(data_root=str(folder),
+                         data_prefix=dict(img_path='img_dir/train', seg_map_path='ann_dir/test'),
+                         metainfo=dict(classes=CLASSES))
+    # the images are .jpg: a walk for .png finds none and says what it found instead
+    with pytest.raises(DataError, match=r'^no image ending in "\.png" below .*img_dir/train; its '
+                                        r'3 other files mostly end in "\.jpg": check img_suffix$'):
+        _train(folder, img_suffix='.png')
+    (folder / 'empty').mkdir()
+    with pytest.raises(DataError, match=r'^no image ending in "\.jpg" below .*empty; it is empty'):
+        SegFolderDataset(data_root=str(folder), data_prefix=dict(img_path='empty'),
+                         metainfo=dict(classes=CLASSES))
+    (folder / 'splits' / 'none.txt').write_text('\n')
+    with pytest.raises(DataError, match=r'none\.txt: no sample listed'):
+        _train(folder, ann_file='splits/none.txt')
+
+
+def test_skip_invalid_drops_samples_without_a_label_file(folder, monkeypatch):
+    import hrnet_train.datasets.seg_folder as module
+    (folder / 'ann_dir/train/b.png').unlink()
+    (folder / 'ann_dir/train/sub/c.png').unlink()
+    with pytest.raises(DataError, match=r'label file not found: .*train/b\.png'):
+        _train(folder)  # skip_invalid=False: the first one raises
+    log = _Log(monkeypatch, module)
+    ds = _train(folder, skip_invalid=True)
+    assert [Path(ds.get_data_info(i)['img_path']).name for i in range(len(ds))] == ['a.jpg']
+    assert len(log.lines) == 1
+    line = log.lines[0]
+    assert line.startswith(f'{folder / "img_dir/train"}: skip_invalid dropped 2 of 3 samples: '
+                           'label file not found: ')
+    assert 'ann_dir/train/b.png' in line and 'ann_dir/train/sub/c.png' in line
+    # a split file listing a missing image: dropped the same way
+    (folder / 'splits' / 'bad.txt').write_text('a\nmissing\n')
+    log.lines.clear()
+    ds = _train(folder, ann_file='splits/bad.txt', skip_invalid=True)
+    assert len(ds) == 1 and 'dropped 1 of 2 samples: image file not found' in log.lines[0]
+    # dropping every sample leaves nothing to train on
+    (folder / 'ann_dir/train/a.png').unlink()
+    with pytest.raises(DataError, match=r'no sample left \(all 3 dropped by skip_invalid\)'):
+        _train(folder, skip_invalid=True)

@@ -10,9 +10,10 @@ from mmengine.structures import BaseDataElement
 
 from hrnet_train.registry import TRANSFORMS
 
+# warp_matrix (image -> input pixels) is what the model inverts to map predictions back.
 _DEFAULT_META_KEYS = ('img_id', 'img_path', 'id', 'category_id', 'bbox', 'bbox_center',
-                      'bbox_scale', 'bbox_score', 'input_size', 'flip_indices', 'ori_shape',
-                      'img_shape')
+                      'bbox_scale', 'bbox_score', 'input_size', 'warp_matrix', 'flip_indices',
+                      'ori_shape', 'img_shape')
 
 
 def image_to_tensor(img: np.ndarray) -> torch.Tensor:

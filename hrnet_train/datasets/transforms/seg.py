@@ -1,8 +1,12 @@
-"""Semantic segmentation transforms: label loading, resizing, cropping, colour jitter.
+"""Label loading, geometric transforms (resize, crop) and colour jitter.
 
 Sizes are ``(width, height)`` everywhere in this file (``scale``, ``crop_size``,
 ``scale_factor``); shapes stored in ``results`` (``img_shape``, ``ori_shape``) are ``(H, W)``.
 Images are (H, W, 3) uint8 RGB; ``gt_seg_map`` is (H, W) uint8 train ids with 255 = ignore.
+The geometric transforms also move the annotations of other tasks when present, in the
+conventions of ``hrnet_train.structures``: ``gt_bboxes`` (B, 4) continuous xyxy (with the
+per-box ``gt_bboxes_labels`` and ``gt_ignore_flags``) and ``keypoints`` (..., K, 2) pixel
+centres (with ``keypoints_visible``).
 """
 from __future__ import annotations
 
@@ -15,6 +19,8 @@ from mmcv.transforms import BaseTransform
 from PIL import Image
 
 from hrnet_train.registry import TRANSFORMS
+from hrnet_train.structures import box_area, clip_boxes
+from hrnet_train.utils.errors import DataError
 
 from ..seg_labels import IGNORE_INDEX, convert_label_ids
 
@@ -24,6 +30,11 @@ def read_seg_map(path: str) -> np.ndarray:
 
     Palette PNGs give their palette indices (as in mmseg, which reads labels with Pillow for
     this reason); 16-bit files are accepted when every value fits in uint8.
+
+    Raises:
+        FileNotFoundError: naming the file when it does not exist.
+        DataError: naming the file when it is truncated or not decodable, has more than one
+            channel, or holds values outside [0, 255].
     """
     if not os.path.isfile(path):
         raise FileNotFoundError(f'label file not found: {path}')
@@ -31,13 +42,13 @@ def read_seg_map(path: str) -> np.ndarray:
         with Image.open(path) as im:
             seg = np.array(im)
     except OSError as e:
-        raise ValueError(f'could not decode label file {path}: {e}') from e
+        raise DataError(f'could not decode label file {path}: {e}') from e
     if seg.ndim != 2:
-        raise ValueError(
+        raise DataError(
             f'label file {path} must be single-channel (grey or palette), got shape {seg.shape}')
     if seg.dtype != np.uint8:
         if seg.size and (seg.min() < 0 or seg.max() > 255):
-            raise ValueError(
+            raise DataError(
                 f'label file {path} holds values outside [0, 255] '
                 f'(min {seg.min()}, max {seg.max()})')
         seg = seg.astype(np.uint8)
@@ -56,10 +67,11 @@ def reduce_zero_label(seg: np.ndarray) -> np.ndarray:
 class LoadSegAnnotation(BaseTransform):
     """Read the label map of a sample and convert it to train ids.
 
-    The raw file values go through ``label_map`` (a (256,) uint8 lookup table from the dataset,
-    e.g. Cityscapes labelIds -> trainIds) and then ``reduce_zero_label``. The result is checked:
-    its size must equal the image's original size, and every value must be a class id below
-    ``num_classes`` or 255. Errors name the label file.
+    The raw file values go through ``label_map`` (a (256,) int16 lookup table from the dataset,
+    e.g. Cityscapes labelIds -> trainIds) and then ``reduce_zero_label``. Checks, each a
+    ``DataError`` naming the label file: the size must equal the image's original size; no raw
+    value may be one the table marks invalid (-1: e.g. Cityscapes labelIds above 33); every
+    final value must be a class id below ``num_classes`` or 255.
 
     Reads:   seg_map_path, ori_shape or img_shape (from ``LoadImage``, which must run first),
              label_map, reduce_zero_label, num_classes (each optional, from the dataset)
@@ -86,12 +98,12 @@ class LoadSegAnnotation(BaseTransform):
                 f'LoadSegAnnotation needs img_shape/ori_shape to check {path}; '
                 'put LoadImage before it in the pipeline')
         if tuple(seg.shape) != tuple(ref_shape[:2]):
-            raise ValueError(
+            raise DataError(
                 f'label file {path} is {seg.shape[1]}x{seg.shape[0]} (WxH) but its image '
                 f'{results.get("img_path", "")} is {ref_shape[1]}x{ref_shape[0]}')
         label_map = results.get('label_map')
         if label_map is not None:
-            seg = convert_label_ids(seg, label_map)
+            seg = convert_label_ids(seg, label_map, path=path)
         reduce = self.reduce_zero_label
         if reduce is None:
             reduce = results.get('reduce_zero_label', False)
@@ -102,7 +114,7 @@ class LoadSegAnnotation(BaseTransform):
             bad = (seg >= num_classes) & (seg != IGNORE_INDEX)
             if bad.any():
                 values = np.unique(seg[bad])
-                raise ValueError(
+                raise DataError(
                     f'label file {path} holds values {values.tolist()[:10]} '
                     f'({int(bad.sum())} px) outside [0, {num_classes}) and not {IGNORE_INDEX}'
                     + (' after label_map' if label_map is not None else '')
@@ -132,8 +144,13 @@ def rescale_size(old_size: tuple[int, int], scale: tuple[int, int]) -> tuple[int
     return int(w * factor + 0.5), int(h * factor + 0.5)
 
 
+# Per-box arrays that travel with gt_bboxes (mmdet 3.x names).
+_PER_BOX_KEYS = ('gt_bboxes_labels', 'gt_ignore_flags')
+
+
 def _resize_sample(results: dict, scale: tuple[int, int], keep_ratio: bool) -> dict:
-    """Resize img (bilinear) and gt_seg_map (nearest); update img_shape and scale_factor."""
+    """Resize img (bilinear), gt_seg_map (nearest), gt_bboxes and keypoints; update img_shape
+    and scale_factor."""
     img = results['img']
     h, w = img.shape[:2]
     new_w, new_h = rescale_size((w, h), scale) if keep_ratio else (int(scale[0]), int(scale[1]))
@@ -142,6 +159,14 @@ def _resize_sample(results: dict, scale: tuple[int, int], keep_ratio: bool) -> d
         if results.get('gt_seg_map') is not None:
             results['gt_seg_map'] = cv2.resize(
                 results['gt_seg_map'], (new_w, new_h), interpolation=cv2.INTER_NEAREST)
+        sx, sy = new_w / w, new_h / h
+        if results.get('gt_bboxes') is not None:  # continuous: x -> x * s
+            boxes = np.asarray(results['gt_bboxes'], dtype=np.float32)
+            results['gt_bboxes'] = clip_boxes(boxes * np.float32([sx, sy, sx, sy]),
+                                              (new_w, new_h))
+        if results.get('keypoints') is not None:  # pixel centres (cv2's half-pixel grid)
+            kpts = np.asarray(results['keypoints'], dtype=np.float32)
+            results['keypoints'] = ((kpts + 0.5) * np.float32([sx, sy]) - 0.5).astype(np.float32)
     results['img_shape'] = (new_h, new_w)
     # Composed with an earlier resize so it always maps ori_shape -> img_shape.
     prev = results.get('scale_factor', (1.0, 1.0))
@@ -233,8 +258,14 @@ class RandomCrop(BaseTransform):
     up to 10 times until no single class covers ``cat_max_ratio`` or more of its labelled pixels
     (mmseg ``RandomCrop``).
 
-    Reads:   img, gt_seg_map (optional)
-    Changes: img, gt_seg_map -> crop_size; img_shape
+    Boxes and keypoints move with the crop: ``gt_bboxes`` are shifted and clipped to it, and the
+    boxes left empty are dropped together with their ``gt_bboxes_labels`` / ``gt_ignore_flags``;
+    keypoints are shifted and those outside the crop become invisible.
+
+    Reads:   img, gt_seg_map, gt_bboxes (+ per-box keys), keypoints (+ keypoints_visible)
+             (all but img optional)
+    Changes: img, gt_seg_map -> crop_size; img_shape; gt_bboxes, keypoints, keypoints_visible
+    Adds:    crop_offset (x0, y0), the crop's top-left corner in the input image
 
     Args:
         crop_size: (w, h), e.g. (1024, 512) for the 512x1024 Cityscapes recipe.
@@ -283,7 +314,28 @@ class RandomCrop(BaseTransform):
         if seg is not None:
             results['gt_seg_map'] = np.ascontiguousarray(seg[y0:y0 + crop_h, x0:x0 + crop_w])
         results['img_shape'] = (crop_h, crop_w)
+        results['crop_offset'] = (x0, y0)
+        self._crop_annotations(results, x0, y0)
         return results
+
+    def _crop_annotations(self, results: dict, x0: int, y0: int) -> None:
+        crop_w, crop_h = self.crop_size
+        if results.get('gt_bboxes') is not None:
+            boxes = np.asarray(results['gt_bboxes'], dtype=np.float32).reshape(-1, 4)
+            boxes = clip_boxes(boxes - np.float32([x0, y0, x0, y0]), (crop_w, crop_h))
+            keep = box_area(boxes) > 0
+            results['gt_bboxes'] = boxes[keep]
+            for key in _PER_BOX_KEYS:
+                if results.get(key) is not None:
+                    results[key] = np.asarray(results[key])[keep]
+        if results.get('keypoints') is not None:
+            kpts = np.asarray(results['keypoints'], dtype=np.float32) - np.float32([x0, y0])
+            results['keypoints'] = kpts
+            if results.get('keypoints_visible') is not None:
+                inside = ((kpts[..., 0] >= 0) & (kpts[..., 0] <= crop_w - 1)
+                          & (kpts[..., 1] >= 0) & (kpts[..., 1] <= crop_h - 1))
+                results['keypoints_visible'] = np.where(
+                    inside, results['keypoints_visible'], 0).astype(np.float32)
 
     def __repr__(self) -> str:
         return (f'{type(self).__name__}(crop_size={self.crop_size}, '

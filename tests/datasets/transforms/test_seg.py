@@ -6,9 +6,16 @@ import torch
 from mmengine.structures import BaseDataElement
 
 from hrnet_train.datasets.seg_labels import CITYSCAPES_LABEL_TABLE
-from hrnet_train.datasets.transforms import (LoadImage, LoadSegAnnotation, PackSegInputs,
-                                             PhotoMetricDistortion, RandomCrop, RandomFlip,
-                                             RandomResize, Resize)
+from hrnet_train.datasets.transforms import (
+    LoadImage,
+    LoadSegAnnotation,
+    PackSegInputs,
+    PhotoMetricDistortion,
+    RandomCrop,
+    RandomFlip,
+    RandomResize,
+    Resize,
+)
 from hrnet_train.datasets.transforms.seg import rescale_size
 
 
@@ -223,3 +230,39 @@ def test_argument_errors():
         RandomResize((20, 10), (2.0, 1.0))
     with pytest.raises(ValueError, match='scale'):
         Resize((10,))
+
+
+def test_resize_moves_boxes_and_keypoints():
+    """Boxes scale as continuous coordinates (x * s); keypoints as pixel centres
+    ((x + 0.5) * s - 0.5, cv2's half-pixel grid)."""
+    results = dict(img=np.zeros((40, 100, 3), np.uint8),
+                   gt_bboxes=np.array([[10., 4., 50., 40.]], np.float32),
+                   keypoints=np.array([[[0., 0.], [99., 39.]]], np.float32))
+    out = Resize(scale=(50, 20), keep_ratio=False)(results)
+    np.testing.assert_allclose(out['gt_bboxes'], [[5., 2., 25., 20.]])
+    np.testing.assert_allclose(out['keypoints'], [[[-0.25, -0.25], [49.25, 19.25]]])
+    assert out['scale_factor'] == (0.5, 0.5)
+
+
+def test_random_crop_moves_and_filters_boxes_and_keypoints():
+    rng = np.random.default_rng(0)
+    img = rng.integers(0, 255, (60, 80, 3), dtype=np.uint8)
+    boxes = np.array([[0., 0., 10., 10.], [30., 20., 70., 50.], [75., 55., 80., 60.]], np.float32)
+    results = dict(img=img.copy(), gt_bboxes=boxes, gt_bboxes_labels=np.array([1, 2, 3]),
+                   gt_ignore_flags=np.array([False, True, False]),
+                   keypoints=np.array([[35., 25.], [5., 5.]], np.float32),
+                   keypoints_visible=np.array([1., 1.], np.float32))
+    np.random.seed(3)
+    out = RandomCrop(crop_size=(40, 30))(results)
+    x0, y0 = out['crop_offset']
+    np.testing.assert_array_equal(out['img'], img[y0:y0 + 30, x0:x0 + 40])
+    expected = np.clip(boxes - [x0, y0, x0, y0], 0, [40, 30, 40, 30])
+    keep = (expected[:, 2] > expected[:, 0]) & (expected[:, 3] > expected[:, 1])
+    np.testing.assert_allclose(out['gt_bboxes'], expected[keep])
+    np.testing.assert_array_equal(out['gt_bboxes_labels'], np.array([1, 2, 3])[keep])
+    np.testing.assert_array_equal(out['gt_ignore_flags'], np.array([False, True, False])[keep])
+    kp = np.array([[35., 25.], [5., 5.]]) - [x0, y0]
+    np.testing.assert_allclose(out['keypoints'], kp)
+    inside = (kp >= 0).all(1) & (kp[:, 0] <= 39) & (kp[:, 1] <= 29)
+    np.testing.assert_array_equal(out['keypoints_visible'], inside.astype(np.float32))
+    assert not keep.all() or not inside.all()  # the seed crops something away
