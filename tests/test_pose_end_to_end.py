@@ -64,6 +64,24 @@ def test_quickstart_trains_evaluates_and_tests(tmp_path, monkeypatch):
     assert results and len(results[0]['keypoints']) == 51
     assert {r['image_id'] for r in results} == {785, 40083, 196141, 197388}
 
+    # The same weights in the official release layout (bare backbone keys + final_layer.*, as
+    # pose_hrnet_w32_256x192.pth) give the same numbers: they used to load as nothing (every key
+    # "unexpected"), leaving a random model that tools/test.py evaluated with exit code 0.
+    import torch
+    state = torch.load(ckpt, map_location='cpu', weights_only=False)['state_dict']
+    official = {k[len('backbone.'):] if k.startswith('backbone.') else k[len('head.'):]: v
+                for k, v in state.items()}
+    assert 'final_layer.weight' in official and 'conv1.weight' in official
+    official_ckpt = tmp_path / 'pose_hrnet_official_layout.pth'
+    torch.save(official, official_ckpt)
+    out2 = tmp_path / 'metrics_official.json'
+    proc = subprocess.run([sys.executable, 'tools/test.py', str(CONFIG), str(official_ckpt),
+                           '--work-dir', str(tmp_path / 'test2'), '--out', str(out2)],
+                          cwd=ROOT, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert 'loaded 350/350 tensors' in proc.stdout + proc.stderr
+    assert json.loads(out2.read_text()) == saved
+
 
 def test_detector_box_evaluation_on_bundled_images(tmp_path, monkeypatch):
     """The official protocol: person detector boxes (score >= 0), flip test, rescoring, OKS-NMS;
@@ -79,7 +97,7 @@ def test_detector_box_evaluation_on_bundled_images(tmp_path, monkeypatch):
     model = MODELS.build(cfg.model)
     ckpt = tmp_path / 'init.pth'
     torch.save({'state_dict': model.state_dict()}, ckpt)
-    dets = 'data/coco_tiny/person_detection_results/test_coco_det_AP_H_56.json'
+    dets = 'person_detection_results/test_coco_det_AP_H_56.json'  # joined with data_root
     out, dump = tmp_path / 'm.json', tmp_path / 'det'
     proc = subprocess.run([sys.executable, 'tools/test.py', str(CONFIG), str(ckpt),
                            '--work-dir', str(tmp_path / 'w'), '--out', str(out), '--dump',
@@ -89,7 +107,7 @@ def test_detector_box_evaluation_on_bundled_images(tmp_path, monkeypatch):
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert sorted(json.loads(out.read_text())) == sorted(f'coco/{s}' for s in STATS)
     results = json.loads((tmp_path / 'det.keypoints.json').read_text())
-    boxes = json.load(open(dets))
+    boxes = json.load(open(ROOT / 'data/coco_tiny' / dets))
     # one pose per detector box before OKS-NMS; NMS only removes
     assert 0 < len(results) <= len(boxes) == 118
     assert {r['image_id'] for r in results} <= {b['image_id'] for b in boxes}

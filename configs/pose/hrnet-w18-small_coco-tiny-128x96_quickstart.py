@@ -15,7 +15,7 @@ model = dict(
     data_preprocessor=dict(type='ImgDataPreprocessor', mean=[123.675, 116.28, 103.53],
                            std=[58.395, 57.12, 57.375], bgr_to_rgb=False),
     backbone=dict(type='HRNet', arch='w18-small-v1', multi_scale_output=False),
-    head=dict(type='HeatmapHead', in_channels=16, num_keypoints=17),
+    head=dict(type='HeatmapHead', num_keypoints=17),  # in_channels from the backbone
     loss=dict(type='KeypointMSELoss', use_target_weight=True),
     codec=codec,
     test_cfg=dict(flip_test=True, shift_heatmap=True))
@@ -53,9 +53,9 @@ val_dataloader = dict(
                  ann_file='annotations/test_coco.json', data_prefix=dict(img='val2017/'),
                  test_mode=True, pipeline=val_pipeline))
 test_dataloader = val_dataloader
-val_evaluator = dict(type='CocoKeypointMetric', ann_file='data/coco_tiny/annotations/test_coco.json',
-                     score_mode='bbox_keypoint', keypoint_score_thr=0.2, nms_mode='oks_nms',
-                     nms_thr=0.9)
+# No ann_file: the metric evaluates against the val dataset's annotation file.
+val_evaluator = dict(type='CocoKeypointMetric', score_mode='bbox_keypoint', keypoint_score_thr=0.2,
+                     nms_mode='oks_nms', nms_thr=0.9)
 test_evaluator = val_evaluator
 
 optim_wrapper = dict(optimizer=dict(type='Adam', lr=3e-3))

@@ -15,8 +15,7 @@ data_root = 'data/cityscapes_tiny'
 
 model = dict(
     backbone=dict(arch='w18-small-v1', norm_cfg=dict(type='BN', momentum=0.1), init_cfg=None),
-    neck=dict(in_channels=(16, 32, 64, 128)),
-    decode_head=dict(in_channels=240, norm_cfg=dict(type='BN', momentum=0.1)))
+    decode_head=dict(norm_cfg=dict(type='BN', momentum=0.1)))
 
 train_pipeline = [
     dict(type='LoadImage'),

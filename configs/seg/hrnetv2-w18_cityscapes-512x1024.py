@@ -9,9 +9,8 @@ _base_ = [
 model = dict(
     backbone=dict(
         arch='w18',
-        init_cfg=dict(checkpoint='pretrained_models/hrnetv2_w18_imagenet_pretrained.pth')),
-    neck=dict(in_channels=(18, 36, 72, 144)),
-    decode_head=dict(in_channels=270))
+        init_cfg=dict(checkpoint='pretrained_models/hrnetv2_w18_imagenet_pretrained.pth')))
+
 train_dataloader = dict(batch_size=3)  # per GPU, 4 GPUs
 
 # Iteration-based checkpoints and logs (default_runtime.py is epoch-based).

@@ -17,8 +17,7 @@ model = dict(
     backbone=dict(
         arch='w18',
         init_cfg=dict(checkpoint='pretrained_models/hrnetv2_w18_imagenet_pretrained.pth')),
-    neck=dict(in_channels=(18, 36, 72, 144)),
-    decode_head=dict(in_channels=270, num_classes=2),
+    decode_head=dict(num_classes=2),
     # No class weights (the base's are Cityscapes-specific).
     loss=dict(_delete_=True, type='CrossEntropyLoss', ignore_index=255, align_corners=False))
 

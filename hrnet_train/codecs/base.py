@@ -24,6 +24,8 @@ class BaseHeatmapCodec(abc.ABC):
     input_size: tuple[int, int]
     heatmap_size: tuple[int, int]
     stride: np.ndarray
+    #: heatmap pixels to shift a mirrored-back flip-test heatmap right (see each codec)
+    flip_shift: float
 
     def __init__(self, input_size: tuple[int, int], heatmap_size: tuple[int, int],
                  sigma: float, blur_kernel_size: int) -> None:

@@ -6,8 +6,12 @@ import numpy as np
 from hrnet_train.registry import KEYPOINT_CODECS
 
 from .base import BaseHeatmapCodec
-from .functional import (refine_keypoints_dark, refine_keypoints_quarter_offset,
-                         render_gaussian_heatmaps, render_unbiased_gaussian_heatmaps)
+from .functional import (
+    refine_keypoints_dark,
+    refine_keypoints_quarter_offset,
+    render_gaussian_heatmaps,
+    render_unbiased_gaussian_heatmaps,
+)
 
 
 @KEYPOINT_CODECS.register_module()
@@ -24,6 +28,14 @@ class MSRAHeatmap(BaseHeatmapCodec):
         unbiased: DARK mode: render at the exact sub-pixel location and decode with the DARK
             Taylor refinement instead of the quarter-pixel offset.
         blur_kernel_size: odd kernel of the DARK modulation blur (only used when unbiased).
+
+    Attributes:
+        flip_shift: heatmap pixels by which a heatmap predicted on a horizontally flipped input
+            is shifted right after mirroring it back (flip test). An input pixel x mirrors to
+            ``W - 1 - x``, i.e. heatmap ``h`` to ``w - 1/stride - h``, so mirroring the heatmap
+            leaves it ``1 - 1/stride`` pixels left of the original: 0.75 for stride 4 with the
+            exact (DARK) rendering. With the rounded MSRA rendering the rendered peak moves by
+            a whole pixel instead, which is the official ``SHIFT_HEATMAP`` of 1.
     """
 
     def __init__(self, input_size: tuple[int, int], heatmap_size: tuple[int, int],
@@ -34,6 +46,7 @@ class MSRAHeatmap(BaseHeatmapCodec):
         # (2,) input pixels per heatmap pixel, (x, y).
         self.stride = (np.array(self.input_size, dtype=np.float32)
                        / np.array(self.heatmap_size, dtype=np.float32))
+        self.flip_shift = float(1 - 1 / self.stride[0]) if unbiased else 1.0
 
     def _render(self, keypoints: np.ndarray, visible: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         render = render_unbiased_gaussian_heatmaps if self.unbiased else render_gaussian_heatmaps

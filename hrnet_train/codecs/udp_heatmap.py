@@ -23,7 +23,13 @@ class UDPHeatmap(BaseHeatmapCodec):
         sigma: Gaussian standard deviation in heatmap pixels.
         blur_kernel_size: odd kernel of the DARK-UDP modulation blur (11 for 64x48; mmpose uses 17
             for 96x72).
+
+    Attributes:
+        flip_shift: 0. With UDP's unit-length scaling, mirroring the input (x -> W - 1 - x)
+            mirrors the heatmap exactly (h -> w - 1 - h): no shift after flipping back.
     """
+
+    flip_shift = 0.0
 
     def __init__(self, input_size: tuple[int, int], heatmap_size: tuple[int, int],
                  sigma: float = 2., *, blur_kernel_size: int = 11) -> None:

@@ -4,10 +4,13 @@ import numpy as np
 import pytest
 
 from hrnet_train.codecs import MSRAHeatmap
-from hrnet_train.codecs.functional import (decode_heatmap_argmax, refine_keypoints_dark,
-                                           refine_keypoints_quarter_offset,
-                                           render_gaussian_heatmaps,
-                                           render_unbiased_gaussian_heatmaps)
+from hrnet_train.codecs.functional import (
+    decode_heatmap_argmax,
+    refine_keypoints_dark,
+    refine_keypoints_quarter_offset,
+    render_gaussian_heatmaps,
+    render_unbiased_gaussian_heatmaps,
+)
 from hrnet_train.registry import KEYPOINT_CODECS
 
 INPUT, HEATMAP = (192, 256), (48, 64)

@@ -4,8 +4,11 @@ import numpy as np
 import pytest
 
 from hrnet_train.codecs import UDPHeatmap
-from hrnet_train.codecs.functional import (decode_heatmap_argmax, refine_keypoints_dark_udp,
-                                           render_udp_gaussian_heatmaps)
+from hrnet_train.codecs.functional import (
+    decode_heatmap_argmax,
+    refine_keypoints_dark_udp,
+    render_udp_gaussian_heatmaps,
+)
 from hrnet_train.registry import KEYPOINT_CODECS
 
 

@@ -16,7 +16,8 @@ def test_registries_are_children_with_scope():
 def test_build_backbone_from_config_file(tmp_path):
     cfg_file = tmp_path / 'cfg.py'
     cfg_file.write_text("default_scope = 'hrnet_train'\n"
-                        "model = dict(type='HRNet', arch='w18-small-v2', upsample_mode='bilinear')\n")
+                        "model = dict(type='HRNet', arch='w18-small-v2', "
+                        "upsample_mode='bilinear')\n")
     cfg = Config.fromfile(cfg_file)
     init_default_scope(cfg.default_scope)
     model = registry.MODELS.build(cfg.model)

@@ -1,6 +1,7 @@
 # COCO 2017 person keypoints, top-down, 256x192 input (official recipe, REFERENCE §3.1).
-# Layout: data/coco/{train2017,val2017}/*.jpg, data/coco/annotations/person_keypoints_{train,val}2017.json,
-#         data/coco/person_detection_results/COCO_val2017_detections_AP_H_56_person.json
+# Layout under data_root (the one path to edit; every file below is relative to it):
+#   {train2017,val2017}/*.jpg, annotations/person_keypoints_{train,val}2017.json,
+#   person_detection_results/COCO_val2017_detections_AP_H_56_person.json
 dataset_type = 'CocoKeypointDataset'
 data_root = 'data/coco/'
 input_size = (192, 256)  # (w, h)
@@ -46,15 +47,15 @@ val_dataloader = dict(
         ann_file='annotations/person_keypoints_val2017.json',
         data_prefix=dict(img='val2017/'),
         # official test: detector boxes (AP 56.4 person detector), IMAGE_THRE 0.0
-        bbox_file='data/coco/person_detection_results/COCO_val2017_detections_AP_H_56_person.json',
+        bbox_file='person_detection_results/COCO_val2017_detections_AP_H_56_person.json',
         det_score_thr=0.0,
         test_mode=True,
         pipeline=val_pipeline))
 test_dataloader = val_dataloader
 
+# No ann_file: the metric evaluates against the val dataset's annotation file (under data_root).
 val_evaluator = dict(
     type='CocoKeypointMetric',
-    ann_file='data/coco/annotations/person_keypoints_val2017.json',
     score_mode='bbox_keypoint',
     keypoint_score_thr=0.2,  # official IN_VIS_THRE
     nms_mode='oks_nms',

@@ -14,7 +14,8 @@ model = dict(
         upsample_mode='nearest',
         # ImageNet weights: hrnet_w32-36af842e.pth from the official pose README
         init_cfg=None),
-    head=dict(type='HeatmapHead', in_channels=32, num_keypoints=17, final_conv_kernel=1),
+    # in_channels come from the backbone (32 at stride 4), so backbone.arch alone switches width
+    head=dict(type='HeatmapHead', num_keypoints=17, final_conv_kernel=1),
     loss=dict(type='KeypointMSELoss', use_target_weight=True),
     codec=dict(type='MSRAHeatmap', input_size=(192, 256), heatmap_size=(48, 64), sigma=2),
     test_cfg=dict(flip_test=True, shift_heatmap=True))

@@ -10,11 +10,12 @@ model = dict(
     backbone=dict(
         type='HRNet',
         arch='w48',
-        multi_scale_output=False,  # official pose: last module single-output (28.5M)
+        multi_scale_output=False,  # official pose: last module single-output (63.6M)
         upsample_mode='nearest',
-        # ImageNet weights: hrnet_w48-36af842e.pth from the official pose README
+        # ImageNet weights: hrnet_w48-8ef0771d.pth from the official pose README
         init_cfg=None),
-    head=dict(type='HeatmapHead', in_channels=48, num_keypoints=17, final_conv_kernel=1),
+    # in_channels come from the backbone (48 at stride 4)
+    head=dict(type='HeatmapHead', num_keypoints=17, final_conv_kernel=1),
     loss=dict(type='KeypointMSELoss', use_target_weight=True),
     codec=dict(type='MSRAHeatmap', input_size=(192, 256), heatmap_size=(48, 64), sigma=2),
     test_cfg=dict(flip_test=True, shift_heatmap=True))

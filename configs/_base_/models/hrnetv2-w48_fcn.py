@@ -21,8 +21,10 @@ model = dict(
         # Official ImageNet weights (REFERENCE 2.3); a missing file fails at init_weights.
         init_cfg=dict(type='Pretrained',
                       checkpoint='pretrained_models/hrnetv2_w48_imagenet_pretrained.pth')),
-    neck=dict(type='HRNetV2Concat', in_channels=(48, 96, 192, 384), align_corners=False),
-    decode_head=dict(type='SegHead', in_channels=720, num_classes=19, norm_cfg=norm_cfg),
+    # Channels follow the backbone: the neck gets (C, 2C, 4C, 8C), the head 15C (720 for W48),
+    # so `model.backbone.arch=w18` alone switches the model.
+    neck=dict(type='HRNetV2Concat', align_corners=False),
+    decode_head=dict(type='SegHead', num_classes=19, norm_cfg=norm_cfg),
     # Class-weighted CE, ignore 255 (lib/core/criterion.py). The weights are the Cityscapes
     # train-id weights of lib/datasets/cityscapes.py (= hrnet_train.datasets.CLASS_WEIGHTS).
     loss=dict(

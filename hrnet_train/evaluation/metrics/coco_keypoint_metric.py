@@ -3,7 +3,9 @@
 Official recipe (REFERENCE §3.1, leoxiaobin/deep-high-resolution-net.pytorch:lib/dataset/coco.py
 ``evaluate``): instance score = box score x mean of the keypoint scores above ``in_vis_thre`` (0.2),
 OKS-NMS at 0.9 per image with area = ``prod(scale * 200)`` (the padded box in pixels), then
-pycocotools ``COCOeval(iouType='keypoints')``.
+pycocotools ``COCOeval(iouType='keypoints')``. ``score_mode='bbox_rle'`` is mmpose's rescoring for
+RLE regression heads (open-mmlab/mmpose:mmpose/evaluation/metrics/coco_metric.py
+``CocoMetric.compute_metrics``).
 """
 from __future__ import annotations
 
@@ -21,12 +23,17 @@ from mmengine.logging import MMLogger, print_log
 
 from hrnet_train.registry import METRICS
 from hrnet_train.utils.arrays import to_numpy
+from hrnet_train.utils.errors import ConfigError
 
-from ..functional.coco_eval import (evaluate_coco_results, format_coco_stats, load_coco_gt,
-                                    zero_coco_stats)
+from ..functional.coco_eval import (
+    evaluate_coco_results,
+    format_coco_stats,
+    load_coco_gt,
+    zero_coco_stats,
+)
 from ..functional.nms import oks_nms, soft_oks_nms
 
-_SCORE_MODES = ('bbox', 'bbox_keypoint')
+_SCORE_MODES = ('bbox', 'bbox_keypoint', 'bbox_rle')
 _NMS_MODES = ('oks_nms', 'soft_oks_nms', 'none')
 
 
@@ -41,11 +48,18 @@ class CocoKeypointMetric(BaseMetric):
         is the instance area for OKS-NMS (without it, the keypoint extent is used, as mmpose does).
 
     Args:
-        ann_file: COCO keypoint GT json; required unless ``format_only``.
+        ann_file: COCO keypoint GT json. None (the configs' default) evaluates against the
+            annotation file of the dataset being evaluated (``dataset_meta['ann_file']``, set by
+            ``CocoKeypointDataset``), so moving ``data_root`` moves the evaluator too.
         use_area: scale OKS by the GT ``area`` (True, COCO) or by ``0.53 * box area``.
-        score_mode: ``'bbox'`` (box score) or ``'bbox_keypoint'`` (box score x mean keypoint score
-            above ``keypoint_score_thr``, official).
-        keypoint_score_thr: official ``in_vis_thre`` for rescoring.
+        score_mode: the instance score that ranks poses for OKS-NMS and COCOeval:
+            ``'bbox'``: the box score;
+            ``'bbox_keypoint'``: box score x mean of the keypoint scores above
+            ``keypoint_score_thr`` (0 if none; official);
+            ``'bbox_rle'``: box score + mean + max of all K keypoint scores (mmpose's mode for RLE
+            regression heads; ``keypoint_score_thr`` is not used). The score is a sum, so it can
+            exceed 1; only its order matters to NMS and COCOeval.
+        keypoint_score_thr: official ``in_vis_thre``; used by ``'bbox_keypoint'`` only.
         nms_mode: ``'oks_nms'``, ``'soft_oks_nms'`` or ``'none'``.
         nms_thr: OKS threshold of the NMS (official 0.9).
         format_only: only write ``<outfile_prefix>.keypoints.json`` and return ``{}``.
@@ -77,9 +91,6 @@ class CocoKeypointMetric(BaseMetric):
             raise ValueError(f'nms_mode: expected one of {_NMS_MODES}, got {nms_mode!r}')
         if format_only and outfile_prefix is None:
             raise ValueError('outfile_prefix: required when format_only=True')
-        if ann_file is None and not format_only:
-            raise ValueError(
-                'ann_file: a COCO keypoint GT json is required unless format_only=True')
         self.ann_file = ann_file
         self.use_area = use_area
         self.score_mode = score_mode
@@ -89,6 +100,13 @@ class CocoKeypointMetric(BaseMetric):
         self.format_only = format_only
         self.outfile_prefix = outfile_prefix
         self._coco = None  # GT is loaded on first evaluation, so building a config reads no file
+
+    def _gt_file(self) -> str:
+        ann_file = self.ann_file or (self.dataset_meta or {}).get('ann_file')
+        if not ann_file:
+            raise ConfigError(f'{type(self).__name__}: no ann_file given and the dataset meta has '
+                              'none (CocoKeypointDataset provides it); set the evaluator ann_file')
+        return ann_file
 
     def process(self, data_batch: Any, data_samples: Sequence[dict]) -> None:
         """Store one record per data sample (see the class docstring for the keys read)."""
@@ -123,6 +141,9 @@ class CocoKeypointMetric(BaseMetric):
         if self.score_mode == 'bbox':
             return rec['bbox_score']
         kpt_scores = rec['keypoint_scores']
+        if self.score_mode == 'bbox_rle':
+            # mmpose coco_metric.py: bbox_score + mean + max of the keypoint scores, no threshold
+            return rec['bbox_score'] + float(kpt_scores.mean()) + float(kpt_scores.max())
         valid = kpt_scores[kpt_scores > self.keypoint_score_thr]
         # official: mean over the confident keypoints, 0 if there is none
         return rec['bbox_score'] * (float(valid.mean()) if valid.size else 0.0)
@@ -191,7 +212,7 @@ class CocoKeypointMetric(BaseMetric):
                           logger='current', level=logging.WARNING)
                 return dict(zero_coco_stats('keypoints'))
             if self._coco is None:
-                self._coco = load_coco_gt(self.ann_file)
+                self._coco = load_coco_gt(self._gt_file())
             sigmas = (self.dataset_meta or {}).get('sigmas')
             stats = evaluate_coco_results(
                 self._coco, res_file, 'keypoints', sigmas, use_area=self.use_area)

@@ -1,6 +1,7 @@
 """Semantic segmentation metric: IoU accumulated over the whole dataset."""
 from __future__ import annotations
 
+import logging
 from typing import Any, Optional, Sequence
 
 import numpy as np
@@ -103,6 +104,14 @@ class IoUMetric(BaseMetric):
         names = self.class_names
         totals = [np.sum([r[i] for r in results], axis=0) for i in range(4)]
         summary = summarize_areas(*totals)
+        absent = [name for name, area in zip(names, totals[3]) if area == 0]
+        if absent:  # their IoU is NaN and mIoU averages the others: say so
+            print_log(f'IoUMetric: {len(absent)} of {len(names)} classes have no ground-truth '
+                      f'pixel in the evaluated set ({", ".join(absent[:10])}'
+                      f'{", ..." if len(absent) > 10 else ""}); mIoU averages the other '
+                      f'{len(names) - len(absent)}. If the labels use fewer classes than '
+                      'metainfo.classes, check the dataset metainfo and num_classes',
+                      logger='current', level=logging.WARNING)
 
         header = ['Class', 'IoU', 'Acc'] + (['Dice'] if 'mDice' in self.iou_metrics else [])
         rows = []

@@ -10,7 +10,9 @@ from mmengine.model import BaseModel
 from mmengine.structures import BaseDataElement
 from torch import Tensor, nn
 
+from hrnet_train.models.utils.channels import describe, fill_in_channels
 from hrnet_train.registry import MODELS
+from hrnet_train.utils.errors import ConfigError
 
 _TEST_CFG_KEYS = frozenset({'mode', 'crop_size', 'stride', 'scales', 'flip', 'tta_combine'})
 
@@ -62,8 +64,10 @@ class EncoderDecoder(BaseModel):
 
     Args:
         backbone: backbone config, e.g. ``dict(type='HRNet', arch='w48', ...)``.
-        decode_head: head config; the head must expose ``num_classes``.
-        neck: optional neck config.
+        decode_head: head config; the head must expose ``num_classes``. Without
+            ``in_channels`` it takes the neck's ``out_channels`` (or the backbone's).
+        neck: optional neck config; without ``in_channels`` it takes the backbone's
+            ``out_channels`` (one per branch). Given values must agree (ConfigError otherwise).
         loss: one loss config or a list of them; default ``dict(type='CrossEntropyLoss')``.
             Each loss module must expose ``loss_name`` (its key in the loss dict) and
             ``ignore_index`` (the first loss's is used for ``acc_seg``).
@@ -103,7 +107,19 @@ class EncoderDecoder(BaseModel):
             data_preprocessor = MODELS.build(data_preprocessor)
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         self.backbone = MODELS.build(backbone)
-        self.neck = MODELS.build(neck) if neck is not None else None
+        # Each part takes its input channels from the part before it when the config omits
+        # them, so `model.backbone.arch=w48` alone switches the model.
+        channels = getattr(self.backbone, 'out_channels', None)
+        source = describe(self.backbone)
+        self.neck = None
+        if neck is not None:
+            if channels is not None:
+                neck = fill_in_channels(neck, channels, key='model.neck', source=source)
+            self.neck = MODELS.build(neck)
+            channels, source = getattr(self.neck, 'out_channels', None), describe(self.neck)
+        if channels is not None:
+            decode_head = fill_in_channels(decode_head, channels, key='model.decode_head',
+                                           source=source)
         self.decode_head = MODELS.build(decode_head)
         if not hasattr(self.decode_head, 'num_classes'):
             raise ValueError(f'decode_head {decode_head.get("type")} must expose num_classes')
@@ -146,6 +162,14 @@ class EncoderDecoder(BaseModel):
         if self.tta_combine not in ('softmax', 'exp_sum'):
             raise ValueError("test_cfg.tta_combine must be 'softmax' or 'exp_sum', "
                              f'got {self.tta_combine!r}')
+
+    def check_dataset_meta(self, meta: dict, *, split: str = 'dataset') -> None:
+        """Raise ConfigError when the dataset's classes do not fit the head."""
+        classes = meta.get('classes')
+        if classes is not None and len(classes) != self.num_classes:
+            raise ConfigError(f'model.decode_head.num_classes={self.num_classes} but the {split} '
+                              f'has {len(classes)} classes (metainfo.classes); set both to the '
+                              'number of classes in the label maps')
 
     # ------------------------------------------------------------------ network
     def extract_logits(self, inputs: Tensor) -> Tensor:

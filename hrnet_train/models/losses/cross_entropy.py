@@ -42,46 +42,87 @@ def _check_class_weight(class_weight: Optional[Sequence[float]]) -> Optional[Ten
     return weight
 
 
+def _match_logits_to_labels(logits: Tensor, labels: Tensor, *, align_corners: bool) -> Tensor:
+    """Check (N, C, ...) logits against (N, ...) labels; bilinearly resize 2-D maps."""
+    if logits.dim() < 2:
+        raise ValueError(f'logits must be (N, C) or (N, C, d1, ...), got {tuple(logits.shape)}')
+    if labels.dim() != logits.dim() - 1 or labels.shape[0] != logits.shape[0]:
+        raise ValueError(f'labels must be (N, d1, ...) = logits (N, C, d1, ...) without C, got '
+                         f'labels {tuple(labels.shape)} for logits {tuple(logits.shape)}')
+    if logits.shape[2:] == labels.shape[1:]:
+        return logits
+    if logits.dim() == 4:  # pixel logits at stride 4 against full-size labels
+        return resize_logits_to_labels(logits, labels, align_corners=align_corners)
+    raise ValueError(f'logits {tuple(logits.shape)} and labels {tuple(labels.shape)} differ in '
+                     'size; only 2-D maps (N, C, h, w) are resized to the labels')
+
+
 @MODELS.register_module()
 class CrossEntropyLoss(nn.Module):
-    """Class-weighted cross-entropy over pixels, ignoring ``ignore_index``.
+    """Class-weighted cross-entropy for every task: image, RoI and pixel logits.
+
+    Shapes: logits (N, C) with labels (N,) (classification, RoI heads); logits (N, C, h, w)
+    with labels (N, H, W) (segmentation; the logits are bilinearly upsampled to the label size
+    when h x w differs); any (N, C, d1, ...) with labels (N, d1, ...) of the same size.
 
     Reduction is PyTorch's weighted mean: sum_i w[y_i] * nll_i / sum_i w[y_i] over the
-    non-ignored pixels of the whole batch, as ``nn.CrossEntropyLoss(weight, ignore_index)``
-    in the official criterion. A batch with no valid pixel gives a zero loss (not NaN).
+    non-ignored elements of the whole batch, as ``nn.CrossEntropyLoss(weight, ignore_index)``
+    in the official segmentation criterion. With ``weight`` (per element) or ``avg_factor``
+    the sum of ``weight * w[y_i] * nll_i`` is divided by ``avg_factor`` (default: the number of
+    non-ignored elements), as the mmdet RoI heads need. A batch with no valid element gives a
+    zero loss (not NaN) that still back-propagates.
 
     Args:
         class_weight: (C,) per-class weights, or None. The official Cityscapes weights are in
             ``configs/_base_/models/hrnetv2-w48_fcn.py``.
         ignore_index: label value excluded from the loss (255).
         loss_weight: multiplier of the returned loss.
-        align_corners: used when upsampling the logits to the label size.
+        label_smoothing: in [0, 1); PyTorch's label smoothing (classification recipes).
+        align_corners: used when upsampling 2-D logits to the label size.
         loss_name: key of this loss in the model's loss dict.
 
-    Shapes:
-        logits: (N, C, h, w); labels: (N, H, W) int64. Returns a scalar.
+    Forward:
+        logits, labels as above (labels int64); optional ``weight`` (same shape as labels) and
+        ``avg_factor`` (float). Returns a scalar.
     """
 
     def __init__(self, *, class_weight: Optional[Sequence[float]] = None, ignore_index: int = 255,
-                 loss_weight: float = 1.0, align_corners: bool = False,
-                 loss_name: str = 'loss_ce') -> None:
+                 loss_weight: float = 1.0, label_smoothing: float = 0.0,
+                 align_corners: bool = False, loss_name: str = 'loss_ce') -> None:
         super().__init__()
         weight = _check_class_weight(class_weight)
+        if not 0.0 <= label_smoothing < 1.0:
+            raise ValueError(f'label_smoothing must be in [0, 1), got {label_smoothing}')
         # Non-persistent: official seg checkpoints carry `loss.criterion.weight`, ours do not.
         self.register_buffer('class_weight', weight, persistent=False)
         self.ignore_index = ignore_index
         self.loss_weight = loss_weight
+        self.label_smoothing = float(label_smoothing)
         self.align_corners = align_corners
         self.loss_name = loss_name
 
-    def forward(self, logits: Tensor, labels: Tensor) -> Tensor:
-        logits = resize_logits_to_labels(logits, labels, align_corners=self.align_corners)
+    def forward(self, logits: Tensor, labels: Tensor, weight: Optional[Tensor] = None,
+                avg_factor: Optional[float] = None) -> Tensor:
+        logits = _match_logits_to_labels(logits, labels, align_corners=self.align_corners)
         if self.class_weight is not None and self.class_weight.numel() != logits.shape[1]:
             raise ValueError(f'class_weight has {self.class_weight.numel()} entries but the '
                              f'logits have {logits.shape[1]} classes')
+        if weight is not None and weight.shape != labels.shape:
+            raise ValueError(f'weight must have the labels\' shape {tuple(labels.shape)}, got '
+                             f'{tuple(weight.shape)}')
         valid = labels != self.ignore_index
         if not bool(valid.any()):
             return logits.sum() * 0.0
-        loss = F.cross_entropy(logits, labels, weight=self.class_weight,
-                               ignore_index=self.ignore_index, reduction='mean')
-        return loss * self.loss_weight
+        class_weight = None if self.class_weight is None else self.class_weight.to(logits)
+        if weight is None and avg_factor is None:
+            loss = F.cross_entropy(logits, labels, weight=class_weight,
+                                   ignore_index=self.ignore_index, reduction='mean',
+                                   label_smoothing=self.label_smoothing)
+            return loss * self.loss_weight
+        per_element = F.cross_entropy(logits, labels, weight=class_weight,
+                                      ignore_index=self.ignore_index, reduction='none',
+                                      label_smoothing=self.label_smoothing)
+        if weight is not None:
+            per_element = per_element * weight.to(per_element)
+        denom = float(valid.sum()) if avg_factor is None else float(avg_factor)
+        return per_element.sum() / max(denom, 1e-12) * self.loss_weight

@@ -11,8 +11,12 @@ import pytest
 from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
-from hrnet_train.evaluation.functional import (BOX_STAT_NAMES, KEYPOINT_STAT_NAMES,
-                                               evaluate_coco_results, load_coco_gt)
+from hrnet_train.evaluation.functional import (
+    BOX_STAT_NAMES,
+    KEYPOINT_STAT_NAMES,
+    evaluate_coco_results,
+    load_coco_gt,
+)
 
 ROOT = Path(__file__).resolve().parents[3]
 DATA = ROOT / 'tests' / 'data' / 'cocoeval'

@@ -68,8 +68,23 @@ def test_registered_and_argument_checks():
         CocoKeypointMetric(str(COCO_TINY), nms_mode='nms')
     with pytest.raises(ValueError, match='outfile_prefix'):
         CocoKeypointMetric(str(COCO_TINY), format_only=True)
-    with pytest.raises(ValueError, match='ann_file'):
-        CocoKeypointMetric()
+
+
+
+def test_ann_file_defaults_to_the_datasets():
+    """Without ann_file the metric evaluates against dataset_meta['ann_file'] (what
+    CocoKeypointDataset provides), and says so when neither is there."""
+    samples = [_sample(a) for a in _annotations()]
+    metric = CocoKeypointMetric(score_mode='bbox_keypoint')
+    metric.dataset_meta = dict(META, ann_file=str(COCO_TINY))
+    metric.process(None, samples)
+    res = metric.evaluate(size=len(samples))
+    assert len(res) == 10 and all(v == 1.0 for v in res.values()), res
+    bare = CocoKeypointMetric()
+    bare.dataset_meta = META
+    bare.process(None, samples)
+    with pytest.raises(ValueError, match='no ann_file given'):
+        bare.evaluate(size=len(samples))
 
 
 @pytest.mark.parametrize('nms_mode', ['oks_nms', 'soft_oks_nms', 'none'])
@@ -237,3 +252,65 @@ def test_predictions_on_unknown_image_fail_clearly():
     s['img_id'] = 123456789
     with pytest.raises(ValueError, match='not in the GT'):
         _run(metric, [s])
+
+
+def test_bbox_rle_score_hand_values(tmp_path):
+    """mmpose CocoMetric 'bbox_rle': bbox score + mean + max of all K keypoint scores; the
+    keypoint score threshold is not applied."""
+    ann = next(a for a in _annotations() if a['num_keypoints'] == 17)
+    sample = _sample(ann, bbox_score=0.8)
+    sample['pred_keypoint_scores'] = np.full(17, 0.1, np.float32)
+    sample['pred_keypoint_scores'][:4] = [0.9, 0.8, 0.7, 0.6]
+    expected = 0.8 + (0.9 + 0.8 + 0.7 + 0.6 + 13 * 0.1) / 17 + 0.9  # 1.952941...
+    for thr in (0.2, 0.95):  # no effect in this mode
+        metric = CocoKeypointMetric(str(COCO_TINY), score_mode='bbox_rle', keypoint_score_thr=thr)
+        metric.dataset_meta = META
+        metric.process(None, [sample])
+        out = metric.results_to_coco(metric.results)
+        assert out[0]['score'] == pytest.approx(expected, rel=1e-6)
+    # the same sample under the official rescoring: 0.8 x mean(0.9, 0.8, 0.7, 0.6) = 0.6
+    metric = CocoKeypointMetric(str(COCO_TINY), score_mode='bbox_keypoint')
+    metric.dataset_meta = META
+    metric.process(None, [sample])
+    assert metric.results_to_coco(metric.results)[0]['score'] == pytest.approx(0.6, rel=1e-6)
+
+
+def _offset_for_oks(ann, oks, sigmas=COCO_KEYPOINT_SIGMAS):
+    """(K, 2) x offsets that give every labelled keypoint exactly ``oks`` to the GT in COCOeval
+    (exp(-d^2 / (2 * area * (2 sigma)^2)))."""
+    vis = np.array(ann['keypoints'][2::3]) > 0
+    d = np.sqrt(-2 * np.log(oks) * ann['area']) * 2 * np.asarray(sigmas)
+    return np.stack([np.where(vis, d, 0.0), np.zeros(len(vis))], axis=1)
+
+
+def test_bbox_rle_rescoring_decides_oks_nms_and_ap(tmp_path):
+    """Two predictions per person, OKS > 0.9 to each other: A is the GT pose with a low box
+    score and confident keypoints, B is off by OKS 0.92 with the top box score and unsure
+    keypoints. 'bbox_keypoint' ranks B first (1.0 x 0.5 > 0.5 x 0.9), so OKS-NMS keeps B and AP
+    loses the 0.95 threshold: 0.9. 'bbox_rle' ranks A first (0.5 + 0.9 + 0.9 > 1.0 + 0.5 + 0.5):
+    AP 1."""
+    anns = [a for a in _annotations() if a['num_keypoints'] > 0]
+    samples = []
+    for ann in anns:
+        a = _sample(ann, bbox_score=0.5)
+        a['pred_keypoint_scores'] = np.full(17, 0.9, np.float32)
+        b = _sample(ann, bbox_score=1.0, id_offset=100000, noise=_offset_for_oks(ann, 0.92))
+        b['pred_keypoint_scores'] = np.full(17, 0.5, np.float32)
+        samples += [a, b]
+    res = {}
+    for mode in ('bbox_keypoint', 'bbox_rle'):
+        metric = CocoKeypointMetric(str(COCO_TINY), score_mode=mode,
+                                    outfile_prefix=str(tmp_path / mode))
+        metric.dataset_meta = META
+        metric.process(None, samples)
+        kept = metric.results_to_coco(metric.results)
+        assert len(kept) == len(anns)  # one of each pair survives OKS-NMS
+        want = 2.3 if mode == 'bbox_rle' else 0.5  # the score of A (rle) or of B (official)
+        assert all(r['score'] == pytest.approx(want, rel=1e-6) for r in kept)
+        res[mode] = metric.evaluate(len(samples))
+        assert list(res[mode].values()) == _direct_cocoeval(tmp_path / f'{mode}.keypoints.json')
+    assert res['bbox_rle']['coco/AP'] == 1.0 and res['bbox_rle']['coco/AR'] == 1.0
+    # B matches its person at OKS 0.92: every threshold 0.50 ... 0.90 but not 0.95
+    assert res['bbox_keypoint']['coco/AP'] == pytest.approx(0.9, abs=1e-12)
+    assert res['bbox_keypoint']['coco/AP .75'] == 1.0
+    assert res['bbox_keypoint']['coco/AR'] == pytest.approx(0.9, abs=1e-12)

@@ -1,4 +1,5 @@
 """IoUMetric: dataset-level accumulation, keys, units and inputs."""
+import contextlib
 import logging
 
 import numpy as np
@@ -23,6 +24,20 @@ def _metric(**kwargs):
     metric = IoUMetric(**kwargs)
     metric.dataset_meta = dict(classes=('road', 'car'))
     return metric
+
+
+@contextlib.contextmanager
+def _log_records(name):
+    """Collect the records an MMLogger named ``name`` emits inside the block."""
+    logger = MMLogger.get_instance(name, log_level='INFO')
+    records = []
+    handler = logging.Handler()
+    handler.emit = records.append
+    logger.addHandler(handler)
+    try:
+        yield records
+    finally:
+        logger.removeHandler(handler)
 
 
 GOOD_LABEL = np.array([[0, 0, 1, 1]] * 4)  # 8 px of each class, predicted perfectly
@@ -57,19 +72,14 @@ def test_perfect_and_absent_class_with_dice_and_prefix():
 
 
 def test_accepts_hw_numpy_and_logs_a_table():
-    logger = MMLogger.get_instance('test_iou_metric', log_level='INFO')
-    records = []
-    handler = logging.Handler()
-    handler.emit = records.append
-    logger.addHandler(handler)
     metric = _metric()
     metric.process({}, [dict(pred_seg_map=np.array([[0, 1]]), gt_seg_map=np.array([[0, 0]]))])
-    res = metric.evaluate(1)
+    with _log_records('test_iou_metric') as records:
+        res = metric.evaluate(1)
     assert res['mIoU'] == pytest.approx(25.0)  # road 1/2; car predicted, never labelled -> IoU 0
     assert res['mAcc'] == pytest.approx(50.0)  # car has no labelled px: Acc NaN, left out
     text = '\n'.join(r.getMessage() for r in records)
     assert 'road' in text and '50.00' in text and 'car' in text
-    logger.removeHandler(handler)
 
 
 def test_build_and_errors():
@@ -84,3 +94,17 @@ def test_build_and_errors():
         metric.process({}, [_flat([[0, 1]], [[0]])])
     metric.process({}, [_flat([[2]], [[2]])])
     assert metric.evaluate(1)['IoU.2'] == 100.0
+
+
+def test_classes_without_ground_truth_are_named():
+    """Labels holding fewer classes than metainfo.classes: mIoU silently averages fewer
+    classes, so the metric names the absent ones."""
+    metric = IoUMetric()
+    metric.dataset_meta = dict(classes=('road', 'car', 'bus', 'train'))
+    metric.process({}, [_flat(GOOD_LABEL, GOOD_LABEL)])
+    with _log_records('test_iou_absent') as records:
+        res = metric.evaluate(1)
+    assert res['mIoU'] == 100.0
+    warnings = [r.getMessage() for r in records if r.levelno == logging.WARNING]
+    assert any('2 of 4 classes have no ground-truth pixel in the evaluated set (bus, train)'
+               in w for w in warnings), warnings

@@ -4,8 +4,9 @@ import pytest
 import torch
 from mmengine.structures import BaseDataElement
 
-from hrnet_train.models.detectors.topdown_pose import (TopdownPoseEstimator, flip_heatmaps,
-                                                       keypoints_to_image)
+from hrnet_train.models.detectors.topdown_pose import TopdownPoseEstimator, flip_heatmaps
+from hrnet_train.structures import build_warp_matrix
+from hrnet_train.utils.errors import ConfigError
 
 FLIP = [0, 2, 1, 4, 3]
 
@@ -14,7 +15,7 @@ def _model(**test_cfg):
     torch.manual_seed(0)
     return TopdownPoseEstimator(
         backbone=dict(type='HRNet', arch='w18-small-v1', multi_scale_output=False),
-        head=dict(type='HeatmapHead', in_channels=16, num_keypoints=5),
+        head=dict(type='HeatmapHead', num_keypoints=5),
         codec=dict(type='MSRAHeatmap', input_size=(32, 64), heatmap_size=(8, 16), sigma=1),
         data_preprocessor=dict(type='ImgDataPreprocessor', mean=[123.675, 116.28, 103.53],
                                std=[58.395, 57.12, 57.375]),
@@ -36,11 +37,27 @@ def test_flip_heatmaps_matches_official_code():
         flip_heatmaps(hm, [0, 1, 2])
 
 
-def test_keypoints_to_image_by_hand():
-    kp = np.array([[0., 0.], [96., 128.], [192., 256.]], np.float32)
-    out = keypoints_to_image(kp, (192, 256), center=np.array([100., 200.]),
-                             scale=np.array([60., 80.]))
-    np.testing.assert_allclose(out, [[70., 160.], [100., 200.], [130., 240.]])
+def test_fractional_flip_shift_interpolates():
+    hm = torch.arange(6.).reshape(1, 1, 1, 6)
+    mirrored = hm.flip(-1)  # 5 4 3 2 1 0
+    np.testing.assert_allclose(flip_heatmaps(hm, [0], shift=0.75).numpy()[0, 0, 0],
+                               0.25 * mirrored[0, 0, 0].numpy()
+                               + 0.75 * np.array([5., 5., 4., 3., 2., 1.]))
+    with pytest.raises(ValueError, match='shift must be in'):
+        flip_heatmaps(hm, [0], shift=6)
+
+
+def test_head_channels_follow_the_backbone():
+    model = _model()
+    assert model.head.in_channels == 16  # w18-small-v1 stride-4 width
+    with pytest.raises(ConfigError, match=r'model.head.in_channels=32 but the HRNet '
+                                          r'\(w18-small-v1\) at stride 4 gives 16'):
+        TopdownPoseEstimator(
+            backbone=dict(type='HRNet', arch='w18-small-v1', multi_scale_output=False),
+            head=dict(type='HeatmapHead', in_channels=32, num_keypoints=5),
+            codec=dict(type='MSRAHeatmap', input_size=(32, 64), heatmap_size=(8, 16)))
+    with pytest.raises(ConfigError, match=r"unknown keys \['flip'\]"):
+        _model(flip=True)
 
 
 def test_tensor_and_loss_modes():
@@ -68,7 +85,8 @@ def test_tensor_and_loss_modes():
 def test_predict_uses_flip_test_and_maps_to_image():
     model = _model()
     inputs = torch.randn(1, 3, 64, 32)
-    ds = BaseDataElement(metainfo=dict(flip_indices=FLIP, input_size=(32, 64),
+    warp = build_warp_matrix(np.array([50., 60.]), np.array([16., 32.]), 0., (32, 64))
+    ds = BaseDataElement(metainfo=dict(flip_indices=FLIP, input_size=(32, 64), warp_matrix=warp,
                                        bbox_center=np.array([50., 60.], np.float32),
                                        bbox_scale=np.array([16., 32.], np.float32)))
     out = model.predict(inputs, [ds])[0]
@@ -88,3 +106,9 @@ def test_predict_uses_flip_test_and_maps_to_image():
 def test_predict_without_flip_indices_is_a_clear_error():
     with pytest.raises(ValueError, match='flip_indices'):
         _model().predict(torch.randn(1, 3, 64, 32), [BaseDataElement()])
+
+
+def test_predict_without_warp_matrix_is_a_clear_error():
+    ds = BaseDataElement(metainfo=dict(bbox_center=np.array([50., 60.])))
+    with pytest.raises(KeyError, match='warp_matrix'):
+        _model(flip_test=False).predict(torch.randn(1, 3, 64, 32), [ds])

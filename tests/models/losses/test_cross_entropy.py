@@ -60,3 +60,34 @@ def test_class_weight_length_checked():
 
 def test_weight_buffer_not_in_state_dict():
     assert 'class_weight' not in CrossEntropyLoss(class_weight=(1.0, 2.0)).state_dict()
+
+
+def test_classification_and_roi_logits():
+    """(N, C) logits with (N,) labels: classification and RoI heads."""
+    logits = torch.tensor([[2.0, 0.0, -1.0], [0.1, 0.2, 0.3], [1.0, 1.0, 1.0]])
+    labels = torch.tensor([0, 2, 255])
+    loss = CrossEntropyLoss()(logits, labels)
+    expected = (_nll(logits[0].tolist(), 0) + _nll(logits[1].tolist(), 2)) / 2
+    assert loss.item() == pytest.approx(expected, rel=1e-6)
+    # per-sample weights and an explicit average factor (mmdet RoI-head reduction)
+    weighted = CrossEntropyLoss()(logits, labels, weight=torch.tensor([2.0, 0.5, 1.0]),
+                                  avg_factor=4.0)
+    assert weighted.item() == pytest.approx(
+        (2.0 * _nll(logits[0].tolist(), 0) + 0.5 * _nll(logits[1].tolist(), 2)) / 4, rel=1e-6)
+    smooth = CrossEntropyLoss(label_smoothing=0.1)(logits[:2], labels[:2])
+    torch.testing.assert_close(smooth, F.cross_entropy(logits[:2], labels[:2],
+                                                       label_smoothing=0.1))
+
+
+def test_nd_logits_and_shape_errors():
+    torch.manual_seed(0)
+    logits = torch.randn(2, 4, 3, 5, 6)  # (N, C, D, H, W)
+    labels = torch.randint(0, 4, (2, 3, 5, 6))
+    torch.testing.assert_close(CrossEntropyLoss()(logits, labels),
+                               F.cross_entropy(logits, labels))
+    with pytest.raises(ValueError, match='only 2-D maps'):
+        CrossEntropyLoss()(logits, torch.zeros(2, 3, 10, 12, dtype=torch.long))
+    with pytest.raises(ValueError, match='labels must be'):
+        CrossEntropyLoss()(torch.randn(4, 3), torch.zeros(4, 2, dtype=torch.long))
+    with pytest.raises(ValueError, match='label_smoothing'):
+        CrossEntropyLoss(label_smoothing=1.0)

@@ -41,7 +41,7 @@ def _reference(logits, labels, thresh, min_kept, weight, ignore=255):
                 items.append((prob, (weight[t] if weight else 1.0) * nll))
     probs = sorted(p for p, _ in items)
     threshold = max(probs[min(min_kept, len(probs) - 1)], thresh)
-    chosen = [l for p, l in items if p < threshold]
+    chosen = [loss for p, loss in items if p < threshold]
     return sum(chosen) / len(chosen), len(chosen)
 
 
