@@ -83,10 +83,11 @@ def test_pose_w32_256x192_matches_the_official_recipe_and_our_config():
     assert cfg.model.test_cfg == dict(flip_test=True, shift_heatmap=True)
     assert cfg.val_evaluator.nms_thr == 0.9 and cfg.val_evaluator.keypoint_score_thr == 0.2
     assert cfg.val_evaluator.nms_mode == 'oks_nms'
-    assert cfg.val_evaluator.ann_file == 'data/coco/annotations/person_keypoints_val2017.json'
+    assert cfg.val_evaluator.get('ann_file') is None  # follows the val dataset's ann_file
     val = cfg.val_dataloader.dataset
     assert val.use_gt_bbox is True and val.det_score_thr == 0.0  # as the YAML says
-    assert val.bbox_file.endswith('COCO_val2017_detections_AP_H_56_person.json')
+    # relative to data_root, which the dataset joins it with
+    assert val.bbox_file == 'person_detection_results/COCO_val2017_detections_AP_H_56_person.json'
     assert val.data_root == 'data/coco/' and val.data_prefix == dict(img='images/val2017/')
     assert cfg.model.backbone.init_cfg == dict(
         type='Pretrained', checkpoint='models/pytorch/imagenet/hrnet_w32-36af842e.pth')
@@ -137,10 +138,10 @@ def test_pose_sgd_data_root_and_disabled_augmentation(tmp_path):
     assert 'RandomFlip' not in types and 'RandomHalfBody' not in types
     val = cfg.val_dataloader.dataset
     assert val.data_root == '/datasets/coco' and val.use_gt_bbox is False
-    # the detections file moves with the root it was under
-    assert val.bbox_file == ('/datasets/coco/person_detection_results/'
-                             'COCO_val2017_detections_AP_H_56_person.json')
-    assert cfg.test_evaluator.ann_file == '/datasets/coco/annotations/person_keypoints_val2017.json'
+    # the detections file moves with the root it was under (joined by the dataset)
+    assert val.bbox_file == 'person_detection_results/COCO_val2017_detections_AP_H_56_person.json'
+    assert val.ann_file == 'annotations/person_keypoints_val2017.json'
+    assert cfg.test_evaluator.get('ann_file') is None
     assert cfg.val_evaluator.nms_mode == 'soft_oks_nms' and cfg.resume is False
 
 

@@ -64,3 +64,20 @@ def test_base_fragments_validate(path):
     """A fragment alone (e.g. only the dataset part) names real arguments too."""
     register_all_modules()
     validate_config(Config.fromfile(str(path)))
+
+
+@pytest.mark.parametrize('config,arch,head_in,neck_in', [
+    ('pose/hrnet-w32_coco-256x192.py', 'w48', 48, None),
+    ('seg/hrnetv2-w48_cityscapes-512x1024.py', 'w18-small-v1', 240, (16, 32, 64, 128)),
+])
+def test_one_arch_option_switches_the_whole_model(config, arch, head_in, neck_in):
+    """`--cfg-options model.backbone.arch=...` alone: the neck and head follow the backbone."""
+    register_all_modules()
+    cfg = Config.fromfile(str(ROOT / 'configs' / config))
+    cfg.merge_from_dict({'model.backbone.arch': arch, 'model.backbone.init_cfg': None})
+    with torch.device('meta'):
+        model = registry.MODELS.build(cfg.model)
+    head = model.head if hasattr(model, 'head') else model.decode_head
+    assert head.in_channels == head_in
+    if neck_in is not None:
+        assert model.neck.in_channels == neck_in

@@ -141,11 +141,16 @@ def _convert_pose(path: str, yc: CfgNode, extra: dict, data_root: Optional[str],
     if joint_weights:
         train['dataset']['metainfo'] = dict(joint_weights=list(_COCO_JOINTS_WEIGHT))
 
+    # The dataset joins a relative bbox_file with its data_root. The YAML's path is relative to
+    # the official repository's working directory: a file under DATASET.ROOT becomes relative
+    # to the root (and so moves with it); any other relative path is made absolute.
     bbox_file = yc.TEST.COCO_BBOX_FILE or None
-    if bbox_file and data_root is not None:  # keep a detections file under the old root
+    if bbox_file:
         rel = osp.relpath(osp.normpath(bbox_file), osp.normpath(yaml_root))
-        if not rel.startswith(os.pardir):
-            bbox_file = osp.join(data_root, rel)
+        if not rel.startswith(os.pardir) and not osp.isabs(rel):
+            bbox_file = rel
+        elif not osp.isabs(bbox_file):
+            bbox_file = osp.abspath(bbox_file)
     if not yc.TEST.USE_GT_BBOX and not bbox_file:
         raise YacsImportError(f'{path}: TEST.USE_GT_BBOX is false but TEST.COCO_BBOX_FILE is '
                               'empty (the detector boxes to test on)')
@@ -165,8 +170,7 @@ def _convert_pose(path: str, yc: CfgNode, extra: dict, data_root: Optional[str],
     if 'test' in yc.DATASET.TEST_SET:  # official: results file only, no evaluation
         evaluator.update(ann_file=None, format_only=True,
                          outfile_prefix=f'results/keypoints_{yc.DATASET.TEST_SET}')
-    else:
-        evaluator['ann_file'] = osp.join(root, ann_file(yc.DATASET.TEST_SET))
+    # otherwise the metric evaluates against the val dataset's annotation file (under root)
     cfg['test_evaluator'] = copy.deepcopy(evaluator)
 
     # ---- schedule (official get_optimizer: Adam gets no weight decay, TRAIN.WD is unused)
