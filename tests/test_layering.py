@@ -17,6 +17,7 @@ LAYERS = (
     ('hrnet_train.registry', 0),
     ('hrnet_train.utils', 0),
     ('hrnet_train.structures', 1),
+    ('hrnet_train.ops', 1),
     ('hrnet_train.codecs', 2),
     ('hrnet_train.evaluation', 2),
     ('hrnet_train.evaluation.metrics', 3),

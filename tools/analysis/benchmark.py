@@ -3,6 +3,7 @@
     python tools/analysis/benchmark.py [--quick] [--skip-seg] [--skip-pipeline] [--threads 2]
         [--channels-last] [--amp bf16] [--out FILE] [--peer PEER_JSON]
     python tools/analysis/benchmark.py --compare OURS_JSON PEER_JSON
+    python tools/analysis/benchmark.py --ops [--quick] [--threads 2] [--out FILE]
 
 Mirrors ``/work/shared/bench/peer_bench.py`` (mmpose 1.3.2 / mmseg 1.2.2, see docs/benchmark.md) so
 the two can be run back to back and compared as ratios on the same machine:
@@ -30,6 +31,12 @@ Output: one ``JSON {...}`` line per figure (the peer's keys), a Markdown table, 
 (default ``benchmark_cpu.json`` in the working directory) holding ``meta``, ``results`` and
 ``table_md``. ``--peer PEER_JSON`` (the peer's ``--out`` file from the same session) or
 ``--compare OURS PEER`` prints the ours/peer ratio of every figure.
+
+``--ops`` measures only the detection box ops (``hrnet_train.ops``) with every backend that runs
+here (``torch``, and ``torchvision`` where it imports): RoIAlign forward and forward + backward as
+the detector's RoI extractor calls it (512 RoIs x 256 channels x 7 x 7 over the stride 4..32 maps
+of an 800 x 1216 image, one call per level, adaptive sampling, ``aligned=True``) and NMS of 1000
+and 5000 boxes; it prints ms/iter per backend and torch / torchvision when both exist.
 
 FLOP convention (as the peer): ``gmacs_per_img`` counts conv/linear multiply-accumulates / 1e9;
 achieved GFLOP/s = 2 x MACs / s, training counted as 3 x the forward MACs.
@@ -515,6 +522,162 @@ def run_pipeline_pinned(session: Session, args: argparse.Namespace) -> dict:
 
 
 # ------------------------------------------------------------------------------------------------
+# Detection box ops (--ops)
+# ------------------------------------------------------------------------------------------------
+def ops_timing(quick: bool) -> Timing:
+    """Repetitions of every ``--ops`` figure."""
+    return Timing(2, 5, 30, 3 if quick else 10)
+
+
+def detector_rois(num_rois: int, image_hw: tuple[int, int], *, seed: int = 0,
+                  finest_scale: int = 56, num_levels: int = 4) -> tuple['torch.Tensor', list]:
+    """RoIs as a Faster R-CNN RoI head samples them, and the pyramid level of each.
+
+    Box sizes ``sqrt(w h)`` are log-uniform in [16, 800] px with aspect ratios in [1/2, 2] and
+    uniform centres, clipped to the image; the level is mmdet's ``map_roi_levels``,
+    ``floor(log2(sqrt(w h) / finest_scale + 1e-6))`` clamped to [0, num_levels - 1].
+
+    Returns:
+        rois: (K, 5) float32 ``(0, x1, y1, x2, y2)`` image pixels (one image).
+        per_level: ``num_levels`` int64 index tensors into ``rois``.
+    """
+    import math
+
+    import torch
+    g = torch.Generator().manual_seed(seed)
+    h, w = image_hw
+    scale = torch.exp(torch.rand(num_rois, generator=g) * math.log(800 / 16)) * 16
+    ratio = torch.exp((torch.rand(num_rois, generator=g) * 2 - 1) * math.log(2))
+    bw, bh = scale * ratio.sqrt(), scale / ratio.sqrt()
+    cx, cy = torch.rand(num_rois, generator=g) * w, torch.rand(num_rois, generator=g) * h
+    boxes = torch.stack([(cx - bw / 2).clamp(0, w), (cy - bh / 2).clamp(0, h),
+                         (cx + bw / 2).clamp(0, w), (cy + bh / 2).clamp(0, h)], 1)
+    size = ((boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])).sqrt()
+    level = torch.floor(torch.log2(size / finest_scale + 1e-6)).clamp(0, num_levels - 1).long()
+    rois = torch.cat([torch.zeros(num_rois, 1), boxes], 1)
+    return rois, [torch.where(level == i)[0] for i in range(num_levels)]
+
+
+def _ops_record(session: Session, bench_name: str, backend: str, t: float, ts: list[float],
+                probe0: float, **extra) -> dict:
+    return session.emit(dict(bench=bench_name, backend=backend, ms_per_iter=1e3 * t,
+                             runs=len(ts), min_ms=1e3 * ts[0], max_ms=1e3 * ts[-1], **extra,
+                             maxrss_gb_so_far=maxrss_gb(),
+                             matmul_probe_gflops_before_after=[probe0, session.probe()]))
+
+
+def measure_ops(session: Session, *, backends: Optional[Sequence[str]] = None,
+                image_hw: tuple[int, int] = (800, 1216), strides: Sequence[int] = (4, 8, 16, 32),
+                num_rois: int = 512, channels: int = 256, output_size: int = 7,
+                nms_sizes: Sequence[int] = (1000, 5000), nms_iou: float = 0.7,
+                timing: Optional[Timing] = None) -> list[dict]:
+    """Box-op figures per backend: ``ops_roi_align`` (mode ``fwd`` under no_grad, and
+    ``fwd+bwd``: the per-level results written into one (K, C, 7, 7) tensor as mmdet's
+    ``SingleRoIExtractor`` does, then backward of a random gradient) and ``ops_nms`` per box
+    count (random boxes 16..300 px in the image, scores uniform, the RPN's IoU 0.7).
+
+    Args:
+        backends: default ``hrnet_train.ops.available_backends()``.
+        timing: default :func:`ops_timing` (False).
+    """
+    import torch
+
+    from hrnet_train.ops import available_backends, nms, roi_align
+    backends = tuple(backends or available_backends())
+    timing = timing or ops_timing(False)
+    h, w = image_hw
+    g = torch.Generator().manual_seed(0)
+    feats = [torch.randn(1, channels, h // s, w // s, generator=g).requires_grad_(True)
+             for s in strides]
+    rois, per_level = detector_rois(num_rois, image_hw, num_levels=len(strides))
+    grad = torch.randn(num_rois, channels, output_size, output_size, generator=g)
+    shape = dict(num_rois=num_rois, channels=channels, output_size=output_size,
+                 image_hw=list(image_hw), strides=list(strides),
+                 rois_per_level=[int(i.numel()) for i in per_level],
+                 sampling_ratio=0, aligned=True)
+    out = []
+    for backend in backends:
+        def extract(backend=backend):
+            res = feats[0].new_zeros(num_rois, channels, output_size, output_size)
+            for feat, stride, inds in zip(feats, strides, per_level):
+                if inds.numel():
+                    res[inds] = roi_align(feat, rois[inds], output_size, 1 / stride, 0, True,
+                                          backend=backend)
+            return res
+
+        def forward():
+            with torch.no_grad():
+                extract()
+
+        def train_step():
+            for f in feats:
+                f.grad = None
+            extract().backward(grad)
+
+        for mode, fn in (('fwd', forward), ('fwd+bwd', train_step)):
+            p0 = session.probe()
+            t, ts = bench(fn, timing)
+            out.append(_ops_record(session, 'ops_roi_align', backend, t, ts, p0, mode=mode,
+                                   **shape))
+    for n in nms_sizes:
+        xy = torch.rand(n, 2, generator=g) * torch.tensor([w, h], dtype=torch.float32)
+        boxes = torch.cat([xy, xy + torch.rand(n, 2, generator=g) * 284 + 16], 1)
+        scores = torch.rand(n, generator=g)
+        for backend in backends:
+            kept = int(nms(boxes, scores, nms_iou, backend=backend).numel())
+            p0 = session.probe()
+            t, ts = bench(lambda backend=backend: nms(boxes, scores, nms_iou, backend=backend),
+                          timing)
+            out.append(_ops_record(session, 'ops_nms', backend, t, ts, p0, num_boxes=n,
+                                   iou_threshold=nms_iou, kept=kept))
+    return out
+
+
+def format_ops_table(records: Sequence[dict]) -> str:
+    """Markdown table of the ``--ops`` records: ms/iter per backend, torch / torchvision."""
+    rows: dict[str, dict[str, float]] = {}
+    for r in records:
+        if r.get('bench') == 'ops_roi_align':
+            what = (f"roi_align {r['mode']}, {r['num_rois']} RoIs x {r['channels']} ch x "
+                    f"{r['output_size']}x{r['output_size']}, {len(r['strides'])} levels")
+        elif r.get('bench') == 'ops_nms':
+            what = f"nms {r['num_boxes']} boxes, IoU {r['iou_threshold']}"
+        else:
+            continue
+        rows.setdefault(what, {})[r['backend']] = r['ms_per_iter']
+    lines = ['| op | torch ms/iter | torchvision ms/iter | torch / torchvision |',
+             '|---|---|---|---|']
+    for what, ms in rows.items():
+        tv = ms.get('torchvision')
+        ratio = f"{ms['torch'] / tv:.2f}" if tv and 'torch' in ms else ''
+        lines.append(f"| {what} | {ms.get('torch', float('nan')):.1f} | "
+                     f"{'' if tv is None else f'{tv:.1f}'} | {ratio} |")
+    return '\n'.join(lines)
+
+
+def run_ops(args: argparse.Namespace) -> tuple[dict, list[dict]]:
+    """The ``--ops`` run: matmul reference, then :func:`measure_ops`; returns (meta, records)."""
+    import torch
+
+    from hrnet_train.ops import _backend
+    meta = dict(date=time.strftime('%Y-%m-%d %H:%M:%S'), python=platform.python_version(),
+                torch=torch.__version__,
+                cpu=next((ln.split(':', 1)[1].strip() for ln in open('/proc/cpuinfo')
+                          if ln.startswith('model name')), '?'),
+                cpus_available=len(os.sched_getaffinity(0)),
+                backends=list(_backend.available_backends()),
+                torchvision_unavailable=_backend.torchvision_unavailable_reason(),
+                argv=sys.argv[1:])
+    print('META ' + json.dumps(meta), flush=True)
+    t0 = time.time()
+    session = Session(threads=args.threads)
+    session.measure_peak()
+    measure_ops(session, timing=ops_timing(args.quick))
+    meta['total_wall_s'] = round(time.time() - t0, 1)
+    return meta, session.records
+
+
+# ------------------------------------------------------------------------------------------------
 # Tables and the comparison with the peer
 # ------------------------------------------------------------------------------------------------
 def format_table(records: Sequence[dict]) -> str:
@@ -641,6 +804,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     ap.add_argument('--pose-config', default=str(POSE_CONFIG))
     ap.add_argument('--pipeline-config', default=str(PIPELINE_CONFIG))
     ap.add_argument('--data-root', default=str(COCO_TINY))
+    ap.add_argument('--ops', action='store_true',
+                    help='measure only the detection box ops (roi_align, nms) per backend')
     ap.add_argument('--pipeline-child', action='store_true', help=argparse.SUPPRESS)
     return ap.parse_args(argv)
 
@@ -654,8 +819,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print(format_comparison(compare(_load_results(args.compare[0]),
                                         _load_results(args.compare[1]))))
         return 0
-    meta, records = run(args)
-    table = format_table(records)
+    meta, records = run_ops(args) if args.ops else run(args)
+    table = format_ops_table(records) if args.ops else format_table(records)
     print(table)
     result = dict(meta=meta, results=records, table_md=table)
     if args.peer:

@@ -1,0 +1,19 @@
+"""Box operators with the signatures and numbers of ``torchvision.ops``, in pure PyTorch.
+
+- :func:`roi_align` / :class:`RoIAlign`: RoIAlign with average pooling (Mask R-CNN), exact to
+  float rounding against torchvision's kernel, differentiable with respect to the features;
+- :func:`nms`, :func:`batched_nms`: exact greedy non-maximum suppression (same kept indices and
+  order as torchvision, ties included);
+- :func:`box_iou`: pairwise IoU, torchvision's formula.
+
+Every op takes ``backend='torch' | 'torchvision' | 'auto'`` (default: ``$HRNET_OPS_BACKEND`` or
+``'auto'``, which uses torchvision's compiled kernels only when ``import torchvision`` works),
+see :mod:`hrnet_train.ops._backend`. Boxes are ``x1, y1, x2, y2`` continuous pixels, as in
+:mod:`hrnet_train.structures`.
+"""
+from ._backend import available_backends, resolve_backend
+from .nms import batched_nms, box_iou, nms
+from .roi_align import RoIAlign, roi_align
+
+__all__ = ['roi_align', 'RoIAlign', 'nms', 'batched_nms', 'box_iou', 'available_backends',
+           'resolve_backend']
