@@ -18,6 +18,7 @@ from mmengine.registry import OPTIM_WRAPPERS as MMENGINE_OPTIM_WRAPPERS
 from mmengine.registry import OPTIMIZERS as MMENGINE_OPTIMIZERS
 from mmengine.registry import PARAM_SCHEDULERS as MMENGINE_PARAM_SCHEDULERS
 from mmengine.registry import RUNNERS as MMENGINE_RUNNERS
+from mmengine.registry import TASK_UTILS as MMENGINE_TASK_UTILS
 from mmengine.registry import TRANSFORMS as MMENGINE_TRANSFORMS
 from mmengine.registry import VISBACKENDS as MMENGINE_VISBACKENDS
 from mmengine.registry import VISUALIZERS as MMENGINE_VISUALIZERS
@@ -66,5 +67,8 @@ VISUALIZERS = Registry(
 VISBACKENDS = Registry(
     'vis_backend', parent=MMENGINE_VISBACKENDS, locations=['hrnet_train.visualization'],
     scope=SCOPE)
+# Detection helpers: anchor generators, box coders, assigners, samplers (mmdet 3.x's TASK_UTILS).
+TASK_UTILS = Registry('task util', parent=MMENGINE_TASK_UTILS, locations=['hrnet_train.models'],
+                      scope=SCOPE)
 # Keypoint codecs (heatmap encoders/decoders) have no mmengine counterpart.
 KEYPOINT_CODECS = Registry('keypoint codec', locations=['hrnet_train.codecs'], scope=SCOPE)

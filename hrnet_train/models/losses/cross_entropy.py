@@ -8,6 +8,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from hrnet_train.registry import MODELS
+from hrnet_train.utils.errors import ConfigError
 
 
 def resize_logits_to_labels(logits: Tensor, labels: Tensor, *,
@@ -57,6 +58,56 @@ def _match_logits_to_labels(logits: Tensor, labels: Tensor, *, align_corners: bo
                      'size; only 2-D maps (N, C, h, w) are resized to the labels')
 
 
+def sigmoid_cross_entropy(logits: Tensor, labels: Tensor, weight: Optional[Tensor] = None,
+                          avg_factor: Optional[float] = None, *,
+                          ignore_index: Optional[int] = None) -> Tensor:
+    """Per-class binary cross-entropy with logits against one-hot labels (mmdet ``use_sigmoid``).
+
+    Labels are in ``[0, C]``; ``C`` (and nothing else) means background, whose target row is
+    all zeros. Labels < 0 or equal to ``ignore_index`` get weight 0. The (N, C) element losses
+    are multiplied by ``weight`` (broadcast over classes); with ``avg_factor`` their sum is
+    divided by ``avg_factor + eps``, without it their mean over all N * C elements is taken
+    (mmdet's ``binary_cross_entropy`` with ``avg_non_ignore=False``). No element gives a zero
+    loss that still back-propagates.
+
+    Args:
+        logits: (N, C) float, one logit per foreground class (RPN: C = 1).
+        labels: (N,) int64 in [0, C].
+        weight: (N,) per-sample weights, or None.
+        avg_factor: normaliser of the weighted sum, or None.
+        ignore_index: label value excluded from the loss, or None.
+
+    Returns:
+        scalar.
+    """
+    if logits.dim() != 2:
+        raise ValueError(f'use_sigmoid logits must be (N, C), got {tuple(logits.shape)}')
+    num, num_classes = logits.shape
+    if labels.shape != (num,):
+        raise ValueError(f'use_sigmoid labels must be ({num},) for logits {tuple(logits.shape)}, '
+                         f'got {tuple(labels.shape)}')
+    if weight is not None and weight.shape != (num,):
+        raise ValueError(f'use_sigmoid weight must be ({num},), got {tuple(weight.shape)}')
+    if num == 0:
+        return logits.sum() * 0.0
+    valid = labels >= 0
+    if ignore_index is not None:
+        valid &= labels != ignore_index
+    if bool((labels[valid] > num_classes).any()):
+        raise ValueError(f'use_sigmoid labels must be in [0, {num_classes}] ({num_classes} = '
+                         f'background), got max {int(labels[valid].max())}')
+    targets = torch.zeros_like(logits)
+    fg = torch.nonzero(valid & (labels < num_classes), as_tuple=False).squeeze(1)
+    targets[fg, labels[fg]] = 1.0
+    elem_weight = valid.to(logits.dtype)[:, None].expand(num, num_classes)  # (N, C)
+    if weight is not None:
+        elem_weight = elem_weight * weight.to(logits.dtype)[:, None]
+    loss = F.binary_cross_entropy_with_logits(logits, targets, reduction='none') * elem_weight
+    if avg_factor is None:
+        return loss.mean()
+    return loss.sum() / (float(avg_factor) + torch.finfo(torch.float32).eps)
+
+
 @MODELS.register_module()
 class CrossEntropyLoss(nn.Module):
     """Class-weighted cross-entropy for every task: image, RoI and pixel logits.
@@ -72,6 +123,12 @@ class CrossEntropyLoss(nn.Module):
     non-ignored elements), as the mmdet RoI heads need. A batch with no valid element gives a
     zero loss (not NaN) that still back-propagates.
 
+    With ``use_sigmoid=True`` (mmdet's option, used by the RPN) the loss is instead a per-class
+    binary cross-entropy with logits (:func:`sigmoid_cross_entropy`): logits (N, C), labels
+    (N,) in ``[0, C]`` where ``C`` is background, ``weight`` (N,) per sample broadcast over
+    classes, ``avg_factor`` the normaliser of the weighted sum (default: the mean over all
+    N * C elements). ``class_weight`` and ``label_smoothing`` are not supported there.
+
     Args:
         class_weight: (C,) per-class weights, or None. The official Cityscapes weights are in
             ``configs/_base_/models/hrnetv2-w48_fcn.py``.
@@ -80,6 +137,7 @@ class CrossEntropyLoss(nn.Module):
         label_smoothing: in [0, 1); PyTorch's label smoothing (classification recipes).
         align_corners: used when upsampling 2-D logits to the label size.
         loss_name: key of this loss in the model's loss dict.
+        use_sigmoid: per-class sigmoid BCE against one-hot labels (see above).
 
     Forward:
         logits, labels as above (labels int64); optional ``weight`` (same shape as labels) and
@@ -88,11 +146,17 @@ class CrossEntropyLoss(nn.Module):
 
     def __init__(self, *, class_weight: Optional[Sequence[float]] = None, ignore_index: int = 255,
                  loss_weight: float = 1.0, label_smoothing: float = 0.0,
-                 align_corners: bool = False, loss_name: str = 'loss_ce') -> None:
+                 align_corners: bool = False, loss_name: str = 'loss_ce',
+                 use_sigmoid: bool = False) -> None:
         super().__init__()
         weight = _check_class_weight(class_weight)
         if not 0.0 <= label_smoothing < 1.0:
             raise ValueError(f'label_smoothing must be in [0, 1), got {label_smoothing}')
+        if use_sigmoid and (weight is not None or label_smoothing):
+            raise ConfigError('CrossEntropyLoss use_sigmoid=True takes no class_weight or '
+                              f'label_smoothing, got class_weight={class_weight}, '
+                              f'label_smoothing={label_smoothing}')
+        self.use_sigmoid = bool(use_sigmoid)
         # Non-persistent: official seg checkpoints carry `loss.criterion.weight`, ours do not.
         self.register_buffer('class_weight', weight, persistent=False)
         self.ignore_index = ignore_index
@@ -103,6 +167,10 @@ class CrossEntropyLoss(nn.Module):
 
     def forward(self, logits: Tensor, labels: Tensor, weight: Optional[Tensor] = None,
                 avg_factor: Optional[float] = None) -> Tensor:
+        if self.use_sigmoid:
+            loss = sigmoid_cross_entropy(logits, labels, weight, avg_factor,
+                                         ignore_index=self.ignore_index)
+            return loss * self.loss_weight
         logits = _match_logits_to_labels(logits, labels, align_corners=self.align_corners)
         if self.class_weight is not None and self.class_weight.numel() != logits.shape[1]:
             raise ValueError(f'class_weight has {self.class_weight.numel()} entries but the '
