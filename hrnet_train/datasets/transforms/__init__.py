@@ -1,5 +1,6 @@
 """Data transforms. Each module is imported explicitly so its classes register."""
 from .bbox import GetBBoxCenterScale
+from .det import LoadDetAnnotations, PackDetInputs
 from .flip import RandomFlip
 from .loading import LoadImage, read_image
 from .packing import PackPoseInputs
@@ -19,4 +20,4 @@ __all__ = [
     'LoadSegAnnotation', 'RandomResize', 'Resize', 'RandomCrop', 'PhotoMetricDistortion',
     'PackSegInputs', 'read_seg_map',
     'GetBBoxCenterScale', 'RandomFlip', 'RandomHalfBody', 'RandomBBoxTransform', 'TopdownAffine',
-    'GenerateTarget', 'PackPoseInputs']
+    'GenerateTarget', 'PackPoseInputs', 'LoadDetAnnotations', 'PackDetInputs']

@@ -43,6 +43,14 @@ def _files(tmp_path) -> dict:
                 num_classes=4)
 
 
+def _det_sample(tmp_path=None) -> dict:
+    rng = np.random.default_rng(0)
+    return dict(img=rng.integers(0, 255, (30, 40, 3), dtype=np.uint8), img_shape=(30, 40),
+                ori_shape=(30, 40), img_id=1, img_path='a.jpg',
+                instances=[dict(bbox=[1., 2., 11., 22.], bbox_label=1, ignore_flag=0),
+                           dict(bbox=[5., 5., 9., 8.], bbox_label=0, ignore_flag=1)])
+
+
 def _affined(sample: dict) -> dict:
     return TRANSFORMS.build(dict(type='TopdownAffine', input_size=(32, 48)))(sample)
 
@@ -77,6 +85,13 @@ CONTRACTS = {
                    lambda r: r['img'].shape == (24, 32, 3) and r['gt_seg_map'].shape == (24, 32)),
     'RandomResize': (dict(scale=(60, 40), ratio_range=(0.5, 0.5)), lambda t: _seg_sample(),
                      lambda r: r['img'].shape == (20, 30, 3) and r['gt_seg_map'].shape == (20, 30)),
+    'LoadDetAnnotations': (dict(), lambda t: _det_sample(),
+                           lambda r: r['gt_bboxes'].shape == (2, 4)
+                           and r['gt_ignore_flags'].tolist() == [False, True]),
+    'PackDetInputs': (dict(), lambda t: TRANSFORMS.build(dict(type='LoadDetAnnotations'))(
+                          _det_sample()),
+                      lambda r: r['data_samples'].gt_instances.labels.tolist() == [1]
+                      and tuple(r['data_samples'].ignored_instances.bboxes.shape) == (1, 4)),
     'Resize': (dict(scale=(120, 80)), lambda t: _seg_sample(),
                lambda r: r['img'].shape == (80, 120, 3) and r['scale_factor'] == (2.0, 2.0)),
 }
