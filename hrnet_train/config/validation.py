@@ -205,6 +205,10 @@ def _child_kind(kind: Optional[str], key: str) -> Optional[str]:
     if key == 'codec':
         return 'codec'
     if kind == 'model':
+        if key in _TASK_UTIL_KEYS:  # detection heads: anchors, coders, assigners, samplers
+            return 'task_util'
+        if key == 'roi_layer':  # an op spec (type='RoIAlign'), checked by SingleRoIExtractor
+            return _OPAQUE
         return _OPAQUE if key in ('train_cfg', 'test_cfg') else 'model'
     if kind == 'dataset':
         if key == 'pipeline':
@@ -269,8 +273,11 @@ _KIND_NAMES = {
     'scheduler': 'parameter scheduler', 'loop': 'loop', 'visualizer': 'visualizer',
     'vis_backend': 'visualization backend', 'log_processor': 'log processor',
     'init': 'weight initializer', 'norm': 'norm layer', 'model_wrapper': 'model wrapper',
-    'function': 'function',
+    'function': 'function', 'task_util': 'task util',
 }
+# Keys of detection components whose values are TASK_UTILS configs (mmdet 3.x names).
+_TASK_UTIL_KEYS = frozenset({'anchor_generator', 'prior_generator', 'bbox_coder', 'assigner',
+                             'sampler'})
 
 
 def _parameters(func: Any) -> Optional[list]:
@@ -294,6 +301,7 @@ def _registries() -> dict[str, Registry]:
         'norm': reg.MODELS,  # mmcv registers BN, SyncBN, GN, ... in mmengine's MODELS
         'model_wrapper': reg.MODEL_WRAPPERS, 'function': mm.FUNCTIONS,
         'runner': reg.RUNNERS, 'constructor': reg.OPTIM_WRAPPER_CONSTRUCTORS,
+        'task_util': reg.TASK_UTILS,
     }
 
 

@@ -1,2 +1,12 @@
 """Models. Importing the subpackages registers every component in ``MODELS``."""
-from . import backbones, data_preprocessors, detectors, heads, losses, necks, utils  # noqa: F401
+from . import (  # noqa: F401
+               backbones,
+               data_preprocessors,
+               detectors,
+               heads,
+               losses,
+               necks,
+               roi_heads,
+               task_modules,
+               utils,
+)

@@ -16,7 +16,9 @@ Array = Union[np.ndarray, torch.Tensor]
 
 def _as_boxes(boxes, name: str = 'boxes') -> Array:
     if not torch.is_tensor(boxes):
-        boxes = np.asarray(boxes, dtype=np.float32)
+        boxes = np.asarray(boxes)
+        if not np.issubdtype(boxes.dtype, np.floating):  # keep float64 input float64
+            boxes = boxes.astype(np.float32)
     if boxes.shape[-1:] != (4,):
         raise ValueError(f'{name} must have shape (..., 4), got {tuple(boxes.shape)}')
     return boxes
@@ -35,7 +37,7 @@ def xywh_to_xyxy(boxes: Array) -> Array:
         boxes: (..., 4) x, y (top-left corner), w, h in pixels.
 
     Returns:
-        (..., 4) x1, y1, x2, y2, same type (float32 for lists / numpy).
+        (..., 4) x1, y1, x2, y2, same type and float dtype (float32 for lists and ints).
     """
     boxes = _as_boxes(boxes)
     x, y, w, h = (boxes[..., i] for i in range(4))

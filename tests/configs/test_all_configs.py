@@ -14,9 +14,16 @@ ROOT = Path(__file__).resolve().parents[2]
 CONFIGS = sorted(p for p in (ROOT / 'configs').rglob('*.py') if '_base_' not in p.parts)
 
 
+# Op specs, not registry entries: their `type` names the op their consumer runs and checks
+# (SingleRoIExtractor: RoIAlign; RPN / RoI heads: nms, as in mmdet configs).
+_OP_SPEC_KEYS = ('roi_layer', 'nms')
+
+
 def _types(node, path=''):
-    """Yield (path, type name) of every ``type=`` in a config tree."""
+    """Yield (path, type name) of every ``type=`` in a config tree (op specs excluded)."""
     if isinstance(node, dict):
+        if path.rsplit('.', 1)[-1] in _OP_SPEC_KEYS:
+            return
         if isinstance(node.get('type'), str):
             yield path, node['type']
         for k, v in node.items():
@@ -30,7 +37,7 @@ _REGISTRIES = (registry.MODELS, registry.KEYPOINT_CODECS, registry.TRANSFORMS,
                registry.DATA_SAMPLERS, registry.DATASETS, registry.METRICS, registry.HOOKS,
                registry.PARAM_SCHEDULERS, registry.OPTIMIZERS, registry.OPTIM_WRAPPERS,
                registry.LOOPS, registry.VISBACKENDS, registry.VISUALIZERS, registry.LOG_PROCESSORS,
-               registry.RUNNERS, registry.WEIGHT_INITIALIZERS)
+               registry.RUNNERS, registry.WEIGHT_INITIALIZERS, registry.TASK_UTILS)
 
 
 def _is_registered(name: str) -> bool:

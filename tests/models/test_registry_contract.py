@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from mmengine.structures import BaseDataElement
+from mmengine.structures import BaseDataElement, InstanceData
 
 from hrnet_train.registry import MODELS
 from hrnet_train.structures import build_warp_matrix
@@ -26,6 +26,33 @@ TINY_POSE = dict(
     head=dict(type='HeatmapHead', num_keypoints=3),
     codec=dict(type='MSRAHeatmap', input_size=(32, 48), heatmap_size=(8, 12), sigma=1),
     data_preprocessor=dict(type='ImgDataPreprocessor', mean=[0., 0., 0.], std=[1., 1., 1.]))
+RPN_TRAIN = dict(assigner=dict(type='MaxIoUAssigner', pos_iou_thr=0.7, neg_iou_thr=0.3,
+                                 min_pos_iou=0.3),
+                 sampler=dict(type='RandomSampler', num=64, pos_fraction=0.5,
+                              add_gt_as_proposals=False))
+RCNN_TRAIN = dict(assigner=dict(type='MaxIoUAssigner', pos_iou_thr=0.5, neg_iou_thr=0.5,
+                                min_pos_iou=0.5, match_low_quality=False),
+                  sampler=dict(type='RandomSampler', num=16, pos_fraction=0.25), pos_weight=-1)
+TINY_HEAD = dict(type='Shared2FCBBoxHead', in_channels=4, fc_out_channels=8, num_classes=3)
+TINY_ROI = dict(bbox_roi_extractor=dict(type='SingleRoIExtractor', out_channels=4,
+                                        featmap_strides=(4, 8)),
+                bbox_head=TINY_HEAD, train_cfg=RCNN_TRAIN)
+TINY_CASCADE = dict(TINY_ROI, bbox_head=[dict(TINY_HEAD, reg_class_agnostic=True)] * 3,
+                    train_cfg=[RCNN_TRAIN] * 3)
+TINY_DET = dict(
+    data_preprocessor=dict(type='DetDataPreprocessor', mean=[0., 0., 0.], std=[1., 1., 1.]),
+    backbone=TINY_BACKBONE, neck=dict(type='HRFPN', out_channels=4),
+    rpn_head=dict(type='RPNHead', feat_channels=4),
+    roi_head=dict(TINY_ROI, type='StandardRoIHead', train_cfg=None),
+    train_cfg=dict(rpn=RPN_TRAIN, rcnn=RCNN_TRAIN,
+                   rpn_proposal=dict(nms_pre=50, max_per_img=20,
+                                     nms=dict(type='nms', iou_threshold=0.7))),
+    test_cfg=dict(rpn=dict(nms_pre=50, max_per_img=20, nms=dict(type='nms', iou_threshold=0.7)),
+                  rcnn=dict(score_thr=0.0, nms=dict(type='nms', iou_threshold=0.5),
+                            max_per_img=10)))
+TINY_CASCADE_DET = dict(TINY_DET, roi_head=dict(TINY_CASCADE, type='CascadeRoIHead',
+                                                train_cfg=None),
+                        train_cfg=dict(TINY_DET['train_cfg'], rcnn=[RCNN_TRAIN] * 3))
 TINY_SEG = dict(type='EncoderDecoder', backbone=TINY_BACKBONE, neck=dict(type='HRNetV2Concat'),
                 decode_head=dict(type='SegHead', num_classes=4))
 
@@ -62,6 +89,35 @@ def _seg_samples():
     return samples
 
 
+def _det_samples(img_shape=(32, 48)):
+    samples = []
+    for _ in range(N):
+        s = BaseDataElement(metainfo=dict(img_shape=img_shape, ori_shape=img_shape,
+                                          pad_shape=img_shape, scale_factor=(1.0, 1.0)))
+        s.gt_instances = InstanceData(bboxes=torch.tensor([[4., 4., 20., 28.]]),
+                                      labels=torch.tensor([1]))
+        s.ignored_instances = InstanceData(bboxes=torch.zeros(0, 4),
+                                           labels=torch.zeros(0, dtype=torch.long))
+        samples.append(s)
+    return samples
+
+
+def _roi_loss(m):
+    feats = [_randn(N, 4, 8, 12), _randn(N, 4, 4, 6)]
+    proposals = [InstanceData(bboxes=torch.tensor([[0., 0., 16., 16.], [3., 5., 21., 25.]]),
+                              scores=torch.tensor([0.9, 0.8])) for _ in range(N)]
+    return m.loss(feats, proposals, _det_samples())
+
+
+def _det_preprocess(module):
+    data = dict(inputs=[torch.randint(0, 255, (3, 30, 40), dtype=torch.uint8)] * N,
+                data_samples=_det_samples((30, 40)))
+    out = module(data, training=True)
+    assert tuple(out['inputs'].shape) == (N, 3, 32, 64)  # padded to 32
+    assert out['data_samples'][0].pad_shape == (32, 64)
+    return None
+
+
 def _check_scalar(out):
     assert out.dim() == 0 and torch.isfinite(out)
     return out
@@ -84,7 +140,7 @@ def _check_shape(shape):
 def _check_losses(keys):
     def check(out):
         assert set(out) == set(keys), out
-        return sum(v for k, v in out.items() if k.startswith('loss'))
+        return sum(v for k, v in out.items() if k.startswith('loss') or '.loss' in k)
     return check
 
 
@@ -118,6 +174,41 @@ CONTRACTS = {
     'OhemCrossEntropyLoss': (dict(min_kept=10), lambda m: m(_randn(N, 4, 8, 8),
                                                             _labels(N, 32, 32)), _check_scalar),
     'SegDataPreprocessor': (dict(), _seg_preprocess, lambda out: None),
+    'DetDataPreprocessor': (dict(), _det_preprocess, lambda out: None),
+    'HRFPN': (dict(in_channels=(4, 8), out_channels=6),
+              lambda m: m([_randn(N, 4, 16, 16), _randn(N, 8, 8, 8)]),
+              _check_list([(N, 6, 16, 16), (N, 6, 8, 8), (N, 6, 4, 4), (N, 6, 2, 2),
+                           (N, 6, 1, 1)])),
+    'RPNHead': (dict(in_channels=4, feat_channels=4, train_cfg=RPN_TRAIN),
+                lambda m: m.loss([_randn(N, 4, max(8 >> i, 1), max(12 >> i, 1))
+                                  for i in range(5)], _det_samples()),
+                _check_losses({'loss_rpn_cls', 'loss_rpn_bbox'})),
+    'L1Loss': (dict(), lambda m: m(_randn(N, 4), torch.rand(N, 4)), _check_scalar),
+    'SmoothL1Loss': (dict(beta=1 / 9), lambda m: m(_randn(N, 4), torch.rand(N, 4)),
+                     _check_scalar),
+    'SingleRoIExtractor': (dict(out_channels=4, featmap_strides=(4, 8)),
+                           lambda m: m([_randn(N, 4, 8, 8), _randn(N, 4, 4, 4)],
+                                       torch.tensor([[0., 0., 0., 20., 20.],
+                                                     [1., 2., 2., 30., 30.]])),
+                           _check_shape((2, 4, 7, 7))),
+    'Shared2FCBBoxHead': (dict(in_channels=4, fc_out_channels=8, num_classes=3),
+                          lambda m: m(_randn(5, 4, 7, 7)), _check_list([(5, 4), (5, 12)])),
+    'StandardRoIHead': (TINY_ROI, _roi_loss, _check_losses({'loss_cls', 'acc', 'loss_bbox'})),
+    'CascadeRoIHead': (TINY_CASCADE, _roi_loss,
+                       _check_losses({f's{i}.{k}' for i in range(3)
+                                      for k in ('loss_cls', 'acc', 'loss_bbox')})),
+    'TwoStageDetector': (TINY_DET, lambda m: m(torch.rand(N, 3, 64, 64), _det_samples(),
+                                               mode='loss'),
+                         _check_losses({'loss_rpn_cls', 'loss_rpn_bbox', 'loss_cls', 'acc',
+                                        'loss_bbox'})),
+    'FasterRCNN': (TINY_DET, lambda m: m(torch.rand(N, 3, 64, 64), _det_samples(), mode='loss'),
+                   _check_losses({'loss_rpn_cls', 'loss_rpn_bbox', 'loss_cls', 'acc',
+                                  'loss_bbox'})),
+    'CascadeRCNN': (TINY_CASCADE_DET, lambda m: m(torch.rand(N, 3, 64, 64), _det_samples(),
+                                                  mode='loss'),
+                    _check_losses({'loss_rpn_cls', 'loss_rpn_bbox'}
+                                  | {f's{i}.{k}' for i in range(3)
+                                     for k in ('loss_cls', 'acc', 'loss_bbox')})),
     'TopdownPoseEstimator': (TINY_POSE, lambda m: m(torch.randn(N, 3, 48, 32), _pose_samples(),
                                                     mode='loss'),
                              _check_losses({'loss_kpt', 'acc_pose'})),
@@ -126,6 +217,8 @@ CONTRACTS = {
 }
 
 PREDICT = {
+    'FasterRCNN': (lambda m: m(torch.rand(N, 3, 64, 64), _det_samples(), mode='predict'),
+                   lambda out: all(s.pred_instances.bboxes.shape[-1] == 4 for s in out)),
     'TopdownPoseEstimator': (lambda m: m(torch.randn(N, 3, 48, 32), _pose_samples(),
                                          mode='predict'),
                              lambda out: [s.pred_keypoints.shape for s in out] == [(3, 2)] * N),

@@ -5,14 +5,11 @@ from typing import Sequence
 
 import torch
 import torch.nn.functional as F
-from mmengine.model import ImgDataPreprocessor
 from torch import Tensor
 
 from hrnet_train.registry import MODELS
 
-# ImageNet statistics in RGB order, in [0, 255] (official: /255 then mean/std of torchvision).
-IMAGENET_MEAN = (123.675, 116.28, 103.53)
-IMAGENET_STD = (58.395, 57.12, 57.375)
+from .det_data_preprocessor import IMAGENET_MEAN, IMAGENET_STD, DetDataPreprocessor
 
 
 def pad_seg_map(seg_map: Tensor, size: tuple[int, int], *, pad_value: int = 255) -> Tensor:
@@ -36,16 +33,12 @@ def pad_seg_map(seg_map: Tensor, size: tuple[int, int], *, pad_value: int = 255)
 
 
 @MODELS.register_module()
-class SegDataPreprocessor(ImgDataPreprocessor):
-    """mmengine ``ImgDataPreprocessor`` plus label padding for segmentation.
+class SegDataPreprocessor(DetDataPreprocessor):
+    """:class:`DetDataPreprocessor` (normalise, pad, stack, record ``pad_shape``) plus label
+    padding for segmentation; ``pad_size_divisor`` defaults to 1 and ``pad_value`` 0 is the
+    mean colour, as the official crop padding after normalisation.
 
-    Images ((3, H, W) uint8 RGB, possibly of different sizes) are normalised with ``mean`` /
-    ``std``, padded on the bottom/right to the batch maximum rounded up to ``pad_size_divisor``
-    with ``pad_value`` (0, i.e. the mean colour, as the official crop padding after
-    normalisation) and stacked to (N, 3, H_pad, W_pad).
-
-    Data samples get metainfo ``batch_input_shape`` and ``pad_shape`` (H_pad, W_pad). In
-    training, the data field ``gt_seg_map`` ((1, H, W) int64) is padded with ``seg_pad_value``
+    In training, the data field ``gt_seg_map`` ((1, H, W) int64) is padded with ``seg_pad_value``
     (255 = ignore) to (1, H_pad, W_pad) so that the model can stack the labels. Outside
     training the label maps are left alone: test pipelines keep them at the original image size
     for the metric.
@@ -61,22 +54,17 @@ class SegDataPreprocessor(ImgDataPreprocessor):
                  std: Sequence[float] = IMAGENET_STD, pad_size_divisor: int = 1,
                  pad_value: float = 0, seg_pad_value: int = 255, bgr_to_rgb: bool = False,
                  non_blocking: bool = False) -> None:
-        if pad_size_divisor < 1:
-            raise ValueError(f'pad_size_divisor must be >= 1, got {pad_size_divisor}')
         super().__init__(mean=mean, std=std, pad_size_divisor=pad_size_divisor,
                          pad_value=pad_value, bgr_to_rgb=bgr_to_rgb, non_blocking=non_blocking)
         self.seg_pad_value = seg_pad_value
 
     def forward(self, data: dict, training: bool = False) -> dict:
         data = super().forward(data, training)
-        inputs: Tensor = data['inputs']
-        data_samples = data.get('data_samples')
-        if data_samples is None:
+        if not training:
             return data
-        size = tuple(inputs.shape[-2:])
-        for sample in data_samples:
-            sample.set_metainfo(dict(batch_input_shape=size, pad_shape=size))
-            if training and 'gt_seg_map' in sample:
+        size = tuple(data['inputs'].shape[-2:])
+        for sample in data.get('data_samples') or ():
+            if 'gt_seg_map' in sample:
                 seg_map = sample.gt_seg_map
                 if hasattr(seg_map, 'data'):  # PixelData
                     seg_map = seg_map.data

@@ -49,6 +49,14 @@ _MMSEG_HEAD_RENAMES = (('decode_head.convs.0.conv.', 'decode_head.last_layer.0.'
                        ('decode_head.convs.0.bn.', 'decode_head.last_layer.1.'),
                        ('decode_head.conv_seg.', 'decode_head.last_layer.3.'))
 _MMSEG_CONV_WEIGHT = 'decode_head.convs.0.conv.weight'
+# HRFPN: mmdet 2.x/3.x wrap each conv in a ConvModule (`.conv.`); the official fork keeps the
+# reduction conv in a Sequential (`.0.`) and names the level convs `fpn_conv` (REFERENCE §3.8).
+# The fork's box head sits at the top level (`bbox_head.*`), mmdet's inside `roi_head.`.
+_DET_RENAMES = tuple((re.compile(a), b) for a, b in (
+    (r'^neck\.reduction_conv\.(?:conv|0)\.', 'neck.reduction_conv.'),
+    (r'^neck\.fpn_convs?\.(\d+)\.(?:conv\.)?', r'neck.fpn_convs.\1.'),
+    (r'^bbox_head\.', 'roi_head.bbox_head.'),
+))
 # Canonical head root -> task, for the "file of another task" hint.
 _TASK_OF_ROOT = {'head': 'pose', 'decode_head': 'segmentation', 'auxiliary_head': 'segmentation',
                  'cls_head': 'classification', 'rpn_head': 'detection', 'roi_head': 'detection',
@@ -68,7 +76,9 @@ class LoadReport:
     ``unexpected``: file keys with no place in the model; ``skipped``: file keys dropped on purpose
     (loss buffers, the classification head when the model has none); ``filled``: model keys set
     without a source tensor (``num_batches_tracked`` to 0, the bias that mmseg's head conv lacks
-    to 0); ``total``: entries of the model's ``state_dict``; ``hint``: why the file may not fit.
+    to 0); ``converted``: file keys whose values were rearranged (the official detection fork's
+    background-first box head); ``total``: entries of the model's ``state_dict``; ``hint``: why
+    the file may not fit.
     """
 
     source: str = 'checkpoint'
@@ -78,12 +88,13 @@ class LoadReport:
     unexpected: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     filled: list[str] = field(default_factory=list)
+    converted: list[str] = field(default_factory=list)
     hint: str = ''
 
     def summary(self) -> str:
         """``loaded N/M tensors; missing (k): a, b, ...; ...`` on one line."""
         parts = [f'loaded {len(self.loaded)}/{self.total} tensors']
-        for name in ('missing', 'unexpected', 'skipped', 'filled'):
+        for name in ('missing', 'unexpected', 'skipped', 'filled', 'converted'):
             keys = getattr(self, name)
             if keys:
                 parts.append(f'{name} ({len(keys)}): {_first_keys(keys, 8)}')
@@ -171,6 +182,9 @@ def canonical_key(key: str) -> Optional[str]:
     for old, new in _MMSEG_HEAD_RENAMES:
         if key.startswith(old):
             return new + key[len(old):]
+    for pattern, new in _DET_RENAMES:
+        if pattern.match(key):
+            return pattern.sub(new, key, count=1)
     if key.startswith(_MODEL_ROOTS):
         return key
     root = key.split('.', 1)[0]
@@ -266,6 +280,13 @@ def convert_state_dict(state: Mapping[str, torch.Tensor], target: Mapping[str, t
             continue
         file_shapes[ckey] = tuple(value.shape)
         tkey = to_target.get(ckey)
+        if tkey is not None:
+            rearranged = convert_fork_box_head(_strip_wrappers(key), value,
+                                               int(target[tkey].shape[0])
+                                               if target[tkey].dim() else None)
+            if rearranged is not None:
+                value = rearranged
+                report.converted.append(key)
         if tkey is None:
             if ckey.startswith('cls_head.') and not has_cls_head:
                 report.skipped.append(key)
@@ -303,6 +324,33 @@ def convert_state_dict(state: Mapping[str, torch.Tensor], target: Mapping[str, t
     report.hint = _hint(file_shapes, model_shapes, [canonical_of[k] for k in report.missing],
                         unexpected_canonical, model_name)
     return out, report
+
+
+def convert_fork_box_head(key: str, value: torch.Tensor,
+                          model_rows: Optional[int]) -> Optional[torch.Tensor]:
+    """Rearrange one box-head tensor of the official detection fork (HRNet/HRNet-Object-
+    Detection, mmdet 0.6) into mmdet 3.x's class order; None when ``key`` needs nothing.
+
+    The fork puts background FIRST: ``fc_cls`` rows (C + 1) are [background, class 0, ...] and a
+    class-specific ``fc_reg`` has 4 (C + 1) rows, the first 4 for background. Ours (mmdet 2.x/3.x)
+    put background LAST and regress only the C classes (REFERENCE §3.8; mmdet
+    ``tools/model_converters/upgrade_model_version.py``). Class-agnostic ``fc_reg`` (4 rows,
+    Cascade R-CNN) is unchanged.
+
+    Args:
+        key: the file key without wrappers; only top-level ``bbox_head.`` keys (where the fork
+            keeps its box head; mmdet's are under ``roi_head.``) are fork keys.
+        value: (rows, ...) weight or bias.
+        model_rows: rows of the model's tensor at that key (None if the model has none).
+    """
+    if not key.startswith('bbox_head.') or model_rows is None:
+        return None
+    if re.search(r'(^|\.)fc_cls\.(weight|bias)$', key) and value.shape[0] == model_rows:
+        return torch.cat([value[1:], value[:1]], dim=0)
+    if (re.search(r'(^|\.)fc_reg\.(weight|bias)$', key) and value.shape[0] == model_rows + 4
+            and model_rows > 4):
+        return value[4:]
+    return None
 
 
 def _is_mmseg_conv_bias(key: str, to_target: Mapping[str, str],

@@ -1,0 +1,12 @@
+# Faster R-CNN, HRNetV2p-W18, 1x schedule on COCO, mmdet 3.x recipe
+# (open-mmlab/mmdetection configs/hrnet/faster-rcnn_hrnetv2p-w18-1x_coco.py).
+# COCO val2017 box AP: mmdet 36.9; the official fork 36.1 (HRNet/HRNet-Object-Detection README).
+_base_ = [
+    '../_base_/models/faster-rcnn_hrnetv2p-w32.py',
+    '../_base_/datasets/coco-detection_1333x800.py',
+    '../_base_/schedules/sgd_1x.py',
+    '../_base_/default_runtime.py',
+]
+model = dict(backbone=dict(arch='w18',
+                           init_cfg=dict(checkpoint='open-mmlab://msra/hrnetv2_w18')))
+default_hooks = dict(checkpoint=dict(save_best='coco/AP', rule='greater'))
