@@ -20,7 +20,7 @@ from hrnet_train.registry import DATASETS, TRANSFORMS
 from hrnet_train.structures import xywh_to_xyxy
 from hrnet_train.utils.errors import ConfigError, DataError
 
-from .coco_keypoints import _NUM_NAMED_OFFENDERS, _bbox_problem, _load_json
+from .coco_utils import bbox_problem, load_coco_json, report_invalid_annotations
 
 # mmdet's configs train with dict(filter_empty_gt=True, min_size=32); the contract's default.
 _DEFAULT_FILTER_CFG = MappingProxyType(dict(filter_empty_gt=True, min_size=0))
@@ -172,7 +172,7 @@ class CocoDetection(BaseDataset):
         if img_dir and not os.path.isdir(img_dir):
             raise DataError(f'image folder {img_dir} (data_prefix img) does not exist')
         self._img_ids_with_ann = set()
-        coco = _load_json(self.ann_file, 'annotation file')
+        coco = load_coco_json(self.ann_file, 'annotation file')
         if not isinstance(coco, dict) or not isinstance(coco.get('images'), list):
             raise DataError(f'annotation file {self.ann_file} is not COCO format '
                             '(no "images" list)')
@@ -259,7 +259,7 @@ class CocoDetection(BaseDataset):
         """Why ``ann`` cannot be used, or None."""
         if not isinstance(ann, Mapping):
             return f'is not a dict ({repr(ann)[:80]})'
-        problem = _bbox_problem(ann.get('bbox'))
+        problem = bbox_problem(ann.get('bbox'))
         if problem is not None:
             return problem
         if ann.get('image_id') not in images:
@@ -303,28 +303,12 @@ class CocoDetection(BaseDataset):
         boxes = xywh_to_xyxy(np.array([k[1] for k in kept]).reshape(-1, 4)).tolist()
         for (img, _, label, ignore_flag), box in zip(kept, boxes):
             img['instances'].append(dict(bbox=box, bbox_label=label, ignore_flag=ignore_flag))
-        self._report_invalid(invalid)
+        report_invalid_annotations(invalid, self.ann_file, skip_invalid=self.skip_invalid)
         if num_degenerate or num_ignore:
             print_log(f'{self.ann_file}: dropped {num_degenerate} annotations with a degenerate '
                       'box (w or h < 1, area <= 0, or no overlap with the image)'
                       + (f' and {num_ignore} marked "ignore"' if num_ignore else ''),
                       logger='current', level=logging.INFO)
-
-    def _report_invalid(self, invalid: list[tuple[object, str]]) -> None:
-        """Raise on the first invalid annotation, or log them all in one line (skip_invalid).
-
-        Args:
-            invalid: (annotation id, problem) pairs in file order.
-        """
-        if not invalid:
-            return
-        if not self.skip_invalid:
-            ann_id, problem = invalid[0]
-            raise DataError(f'annotation id {ann_id} in {self.ann_file} {problem}')
-        named = '; '.join(f'id {i} {p}' for i, p in invalid[:_NUM_NAMED_OFFENDERS])
-        more = ' ...' if len(invalid) > _NUM_NAMED_OFFENDERS else ''
-        print_log(f'{self.ann_file}: skip_invalid dropped {len(invalid)} invalid annotations: '
-                  f'{named}{more}', logger='current', level=logging.WARNING)
 
     # ------------------------------------------------------------------ filtering
     def filter_data(self) -> list[dict]:

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import copy
-import json
 import logging
 import os
 from collections.abc import Mapping, Sequence
@@ -15,6 +14,8 @@ from mmengine.logging import print_log
 from hrnet_train.registry import DATASETS, TRANSFORMS
 from hrnet_train.structures import xywh_to_xyxy
 from hrnet_train.utils.errors import DataError
+
+from .coco_utils import bbox_problem, load_coco_json, report_invalid_annotations
 
 # leoxiaobin/deep-high-resolution-net.pytorch:lib/dataset/coco.py and the COCO categories entry.
 _COCO_KEYPOINT_NAMES = (
@@ -90,34 +91,6 @@ def parse_pose_metainfo(metainfo: Mapping) -> dict:
         sigmas=np.asarray(meta['sigmas'], dtype=np.float64).reshape(num),
         skeleton=[list(p) for p in skeleton])
     return meta
-
-
-def _load_json(path: str, what: str):
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f'{what} not found: {path}')
-    try:
-        with open(path) as f:
-            return json.load(f)
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        reason = str(e).replace('\n', ' ')
-        raise DataError(f'{what} {path} is not valid JSON ({reason})') from None
-
-
-# How many offenders the one skip_invalid log line names.
-_NUM_NAMED_OFFENDERS = 5
-
-
-def _bbox_problem(bbox) -> str | None:
-    """Why ``bbox`` is not [x, y, w, h] of 4 finite numbers, or None."""
-    try:
-        box = np.asarray(bbox, dtype=np.float64)
-    except (TypeError, ValueError):
-        box = None
-    if box is None or box.shape != (4,):
-        return f'has bbox {str(bbox)[:80]}, expected [x, y, w, h]'
-    if not np.isfinite(box).all():
-        return f'has non-finite bbox {bbox} (NaN or Inf)'
-    return None
 
 
 def _parse_keypoints(raw, num_kpts: int) -> tuple[np.ndarray | None, str | None]:
@@ -257,7 +230,7 @@ class CocoKeypointDataset(BaseDataset):
         img_dir = self.data_prefix['img']
         if img_dir and not os.path.isdir(img_dir):
             raise DataError(f'image folder {img_dir} (data_prefix img) does not exist')
-        coco = _load_json(self.ann_file, 'annotation file')
+        coco = load_coco_json(self.ann_file, 'annotation file')
         if not isinstance(coco, dict) or not isinstance(coco.get('images'), list):
             raise DataError(f'annotation file {self.ann_file} is not COCO format '
                             '(no "images" list)')
@@ -304,22 +277,6 @@ class CocoKeypointDataset(BaseDataset):
                 f'(give metainfo=dict(keypoint_names=..., flip_indices=..., sigmas=...) '
                 f'matching the file)')
 
-    def _report_invalid(self, invalid: list[tuple[object, str]]) -> None:
-        """Raise on the first invalid annotation, or log them all in one line (skip_invalid).
-
-        Args:
-            invalid: (annotation id, problem) pairs in file order.
-        """
-        if not invalid:
-            return
-        if not self.skip_invalid:
-            ann_id, problem = invalid[0]
-            raise DataError(f'annotation id {ann_id} in {self.ann_file} {problem}')
-        named = '; '.join(f'id {i} {p}' for i, p in invalid[:_NUM_NAMED_OFFENDERS])
-        more = ' ...' if len(invalid) > _NUM_NAMED_OFFENDERS else ''
-        print_log(f'{self.ann_file}: skip_invalid dropped {len(invalid)} invalid annotations: '
-                  f'{named}{more}', logger='current', level=logging.WARNING)
-
     def _load_gt_instances(self, images: dict, annotations: list) -> list[dict]:
         num_kpts = self._metainfo['num_keypoints']
         data_list, skipped_no_kpts, skipped_box, invalid = [], 0, 0, []
@@ -330,7 +287,7 @@ class CocoKeypointDataset(BaseDataset):
                 skipped_no_kpts += 1
                 continue
             kpts, problem = _parse_keypoints(ann['keypoints'], num_kpts)
-            problem = problem or _bbox_problem(ann.get('bbox'))
+            problem = problem or bbox_problem(ann.get('bbox'))
             img = images.get(ann.get('image_id'))
             if problem is None and img is None:
                 problem = (f'refers to image_id {ann.get("image_id")}, which is not in '
@@ -364,7 +321,7 @@ class CocoKeypointDataset(BaseDataset):
                 keypoints_visible=(kpts[:, 2] > 0).astype(np.float32),
                 area=float(ann.get('area', w * h)), iscrowd=0,
                 num_keypoints=int(ann.get('num_keypoints', (kpts[:, 2] > 0).sum()))))
-        self._report_invalid(invalid)
+        report_invalid_annotations(invalid, self.ann_file, skip_invalid=self.skip_invalid)
         if skipped_no_kpts or skipped_box:
             print_log(f'{self.ann_file}: skipped {skipped_no_kpts} annotations without labelled '
                       f'keypoints and {skipped_box} with an empty box', logger='current',
@@ -372,7 +329,7 @@ class CocoKeypointDataset(BaseDataset):
         return data_list
 
     def _load_detector_instances(self, images: dict, cat_ids: set) -> list[dict]:
-        dets = _load_json(self.bbox_file, 'detection file')
+        dets = load_coco_json(self.bbox_file, 'detection file')
         if not isinstance(dets, list):
             raise DataError(f'detection file {self.bbox_file} must hold a list of boxes '
                             '(COCO results format)')

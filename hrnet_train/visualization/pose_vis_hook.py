@@ -12,16 +12,9 @@ from mmengine.hooks import Hook
 
 from hrnet_train.datasets.transforms.loading import read_image
 from hrnet_train.registry import HOOKS
+from hrnet_train.utils.samples import get_sample_field
 
 from .pose import draw_pose
-
-
-def _get(sample, key, default=None):
-    if isinstance(sample, dict):
-        return sample.get(key, default)
-    if key in sample:
-        return sample.get(key)
-    return sample.metainfo.get(key, default)
 
 
 @HOOKS.register_module()
@@ -50,13 +43,13 @@ class PoseVisualizationHook(Hook):
 
     def _collect(self, outputs) -> None:
         for sample in outputs or ():
-            kpts = _get(sample, 'pred_keypoints')
-            path = _get(sample, 'img_path')
+            kpts = get_sample_field(sample, 'pred_keypoints')
+            path = get_sample_field(sample, 'img_path')
             if kpts is None or path is None:
                 continue
-            if float(_get(sample, 'bbox_score', 1.0)) < self.bbox_score_thr:
+            if float(get_sample_field(sample, 'bbox_score', 1.0)) < self.bbox_score_thr:
                 continue
-            scores = _get(sample, 'pred_keypoint_scores')
+            scores = get_sample_field(sample, 'pred_keypoint_scores')
             self._poses[path].append((np.asarray(kpts), np.asarray(scores)))
 
     def after_val_iter(self, runner, batch_idx, data_batch=None, outputs=None) -> None:

@@ -129,7 +129,7 @@ def test_hook_without_classes_or_images_writes_nothing(tmp_path, monkeypatch):
     _run(DetVisualizationHook(), _runner(tmp_path, meta={}), 'test', [[_sample(path)]])
     _run(DetVisualizationHook(max_images=0), _runner(tmp_path), 'test', [[_sample(path)]])
     assert not (tmp_path / 'vis').exists()
-    import hrnet_train.visualization.det_vis_hook as module
+    import hrnet_train.visualization.eval_image_hook as module
     monkeypatch.setattr(module, 'is_main_process', lambda: False)  # another rank
     _run(DetVisualizationHook(), _runner(tmp_path), 'test', [[_sample(path)]])
     assert not (tmp_path / 'vis').exists()

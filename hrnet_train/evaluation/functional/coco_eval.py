@@ -1,6 +1,6 @@
 """Run pycocotools ``COCOeval`` on results in the COCO results format, with input checks.
 
-Used by ``CocoKeypointMetric`` and ``tools/analysis/coco_eval.py``.
+Used by ``CocoKeypointMetric``, ``CocoDetMetric`` and ``tools/analysis/coco_eval.py``.
 """
 from __future__ import annotations
 
@@ -8,8 +8,10 @@ import contextlib
 import io
 import json
 import os
+import os.path as osp
+import tempfile
 import warnings
-from typing import Any, Mapping, Optional, Sequence, Union
+from typing import Any, Iterator, Mapping, Optional, Sequence, Union
 
 from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
@@ -191,3 +193,28 @@ __all__ = [
     'BOX_STAT_NAMES', 'KEYPOINT_STAT_NAMES', 'COCO_STAT_NAMES', 'load_coco_gt',
     'evaluate_coco_results', 'format_coco_stats', 'zero_coco_stats'
 ]
+
+
+@contextlib.contextmanager
+def coco_results_file(results: list, outfile_prefix: Optional[str],
+                      iou_type: str) -> Iterator[str]:
+    """Write COCO results to ``<outfile_prefix>.<iou_type>.json`` and yield its path.
+
+    Args:
+        results: COCO results dicts (``image_id``, ``category_id``, ``score`` and ``bbox`` xywh
+            or ``keypoints``).
+        outfile_prefix: where to keep the file (its folder is created); None writes to a
+            temporary folder that is removed when the block ends.
+        iou_type: ``'bbox'``, ``'segm'`` or ``'keypoints'``: the file name suffix (mmdet and
+            mmpose name their dumps ``<prefix>.bbox.json`` / ``<prefix>.keypoints.json``).
+    """
+    with contextlib.ExitStack() as stack:
+        if outfile_prefix is None:
+            outfile_prefix = osp.join(stack.enter_context(tempfile.TemporaryDirectory()),
+                                      'results')
+        else:
+            os.makedirs(osp.dirname(osp.abspath(outfile_prefix)), exist_ok=True)
+        path = f'{outfile_prefix}.{iou_type}.json'
+        with open(path, 'w', encoding='utf-8') as f:
+            json.dump(results, f)
+        yield path

@@ -7,11 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import io
-import json
 import logging
-import os
-import os.path as osp
-import tempfile
 from collections import OrderedDict
 from typing import Any, Optional, Sequence, Union
 
@@ -26,8 +22,10 @@ from hrnet_train.registry import METRICS
 from hrnet_train.structures import xyxy_to_xywh
 from hrnet_train.utils.arrays import to_numpy
 from hrnet_train.utils.errors import ConfigError, DataError
+from hrnet_train.utils.samples import get_sample_field
 
 from ..functional.coco_eval import (
+    coco_results_file,
     evaluate_coco_results,
     format_coco_stats,
     load_coco_gt,
@@ -35,15 +33,6 @@ from ..functional.coco_eval import (
 )
 
 _METRICS = ('bbox', 'proposal')
-
-
-def _get(sample: Any, key: str, default: Any = None) -> Any:
-    """A field or metainfo key of a data sample (flat dict or ``BaseDataElement``)."""
-    if isinstance(sample, dict):
-        return sample.get(key, default)
-    if key in sample:
-        return sample.get(key)
-    return sample.metainfo.get(key, default)
 
 
 def _as_id(value: Any) -> Any:
@@ -185,18 +174,19 @@ class CocoDetMetric(BaseMetric):
     def process(self, data_batch: Any, data_samples: Sequence[Any]) -> None:
         """Store one record per data sample (see the class docstring for the keys read)."""
         for sample in data_samples:
-            pred = _get(sample, 'pred_instances')
-            img_id = _get(sample, 'img_id')
+            pred = get_sample_field(sample, 'pred_instances')
+            img_id = get_sample_field(sample, 'img_id')
             if pred is None or img_id is None:
                 raise KeyError(f'{type(self).__name__}.process: data sample lacks '
                                f'{"pred_instances" if pred is None else "img_id"!r}')
-            missing = [k for k in ('bboxes', 'scores', 'labels') if _get(pred, k) is None]
+            missing = [k for k in ('bboxes', 'scores', 'labels')
+                       if get_sample_field(pred, k) is None]
             if missing:
                 raise KeyError(f'{type(self).__name__}.process: pred_instances of image {img_id} '
                                f'lacks {missing}')
-            bboxes = to_numpy(_get(pred, 'bboxes')).astype(np.float64).reshape(-1, 4)
-            scores = to_numpy(_get(pred, 'scores')).astype(np.float64).reshape(-1)
-            labels = to_numpy(_get(pred, 'labels')).astype(np.int64).reshape(-1)
+            bboxes = to_numpy(get_sample_field(pred, 'bboxes')).astype(np.float64).reshape(-1, 4)
+            scores = to_numpy(get_sample_field(pred, 'scores')).astype(np.float64).reshape(-1)
+            labels = to_numpy(get_sample_field(pred, 'labels')).astype(np.int64).reshape(-1)
             if not len(bboxes) == len(scores) == len(labels):
                 raise ValueError(f'pred_instances of image {img_id}: bboxes (D, 4), scores (D,) '
                                  f'and labels (D,) disagree: {len(bboxes)}, {len(scores)}, '
@@ -302,17 +292,7 @@ class CocoDetMetric(BaseMetric):
         cat_ids = self._cat_ids(coco)
         coco_results = self.results_to_coco(results, cat_ids)
 
-        tmp_dir = None
-        if self.outfile_prefix is None:
-            tmp_dir = tempfile.TemporaryDirectory()
-            outfile_prefix = osp.join(tmp_dir.name, 'results')
-        else:
-            outfile_prefix = self.outfile_prefix
-            os.makedirs(osp.dirname(osp.abspath(outfile_prefix)), exist_ok=True)
-        res_file = f'{outfile_prefix}.bbox.json'
-        try:
-            with open(res_file, 'w', encoding='utf-8') as f:
-                json.dump(coco_results, f)
+        with coco_results_file(coco_results, self.outfile_prefix, 'bbox') as res_file:
             if self.format_only:
                 logger.info(f'{name}: {len(coco_results)} results written to {res_file}')
                 return {}
@@ -330,9 +310,6 @@ class CocoDetMetric(BaseMetric):
                 stats.update(evaluate_coco_results(gt, coco_results, 'bbox'))
             if 'proposal' in self.metrics:
                 stats.update(evaluate_proposal_recall(gt, coco_results, self.proposal_nums))
-        finally:
-            if tmp_dir is not None:
-                tmp_dir.cleanup()
         logger.info(f'{name} ({len(coco_results)} boxes on {len({r["img_id"] for r in results})}'
                     f' images, {len(gt.getImgIds())} GT images):\n{format_coco_stats(stats)}')
         return stats

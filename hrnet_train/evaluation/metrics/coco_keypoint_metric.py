@@ -9,11 +9,7 @@ RLE regression heads (open-mmlab/mmpose:mmpose/evaluation/metrics/coco_metric.py
 """
 from __future__ import annotations
 
-import json
 import logging
-import os
-import os.path as osp
-import tempfile
 from collections import OrderedDict
 from typing import Any, Optional, Sequence
 
@@ -26,6 +22,7 @@ from hrnet_train.utils.arrays import to_numpy
 from hrnet_train.utils.errors import ConfigError
 
 from ..functional.coco_eval import (
+    coco_results_file,
     evaluate_coco_results,
     format_coco_stats,
     load_coco_gt,
@@ -193,17 +190,7 @@ class CocoKeypointMetric(BaseMetric):
         logger: MMLogger = MMLogger.get_current_instance()
         coco_results = self.results_to_coco(results)
 
-        tmp_dir = None
-        if self.outfile_prefix is None:
-            tmp_dir = tempfile.TemporaryDirectory()
-            outfile_prefix = osp.join(tmp_dir.name, 'results')
-        else:
-            outfile_prefix = self.outfile_prefix
-            os.makedirs(osp.dirname(osp.abspath(outfile_prefix)), exist_ok=True)
-        res_file = f'{outfile_prefix}.keypoints.json'
-        try:
-            with open(res_file, 'w', encoding='utf-8') as f:
-                json.dump(coco_results, f)
+        with coco_results_file(coco_results, self.outfile_prefix, 'keypoints') as res_file:
             if self.format_only:
                 logger.info(f'{type(self).__name__}: results written to {res_file}')
                 return {}
@@ -216,9 +203,6 @@ class CocoKeypointMetric(BaseMetric):
             sigmas = (self.dataset_meta or {}).get('sigmas')
             stats = evaluate_coco_results(
                 self._coco, res_file, 'keypoints', sigmas, use_area=self.use_area)
-        finally:
-            if tmp_dir is not None:
-                tmp_dir.cleanup()
         logger.info(f'{type(self).__name__} ({len(coco_results)} results):\n'
                     f'{format_coco_stats(stats)}')
         return OrderedDict(stats)
