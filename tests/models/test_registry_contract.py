@@ -53,6 +53,11 @@ TINY_DET = dict(
 TINY_CASCADE_DET = dict(TINY_DET, roi_head=dict(TINY_CASCADE, type='CascadeRoIHead',
                                                 train_cfg=None),
                         train_cfg=dict(TINY_DET['train_cfg'], rcnn=[RCNN_TRAIN] * 3))
+TINY_CLS = dict(backbone=TINY_BACKBONE, head=dict(type='HRNetClsHead', num_classes=3),
+                data_preprocessor=dict(type='ImgDataPreprocessor', mean=[0., 0., 0.],
+                                       std=[1., 1., 1.]),
+                train_cfg=dict(augments=[dict(type='Mixup', alpha=0.8),
+                                         dict(type='CutMix', alpha=1.0)]))
 TINY_SEG = dict(type='EncoderDecoder', backbone=TINY_BACKBONE, neck=dict(type='HRNetV2Concat'),
                 decode_head=dict(type='SegHead', num_classes=4))
 
@@ -118,6 +123,10 @@ def _det_preprocess(module):
     return None
 
 
+def _cls_samples():
+    return [BaseDataElement(gt_label=torch.tensor([i % 3])) for i in range(N)]
+
+
 def _check_scalar(out):
     assert out.dim() == 0 and torch.isfinite(out)
     return out
@@ -174,6 +183,13 @@ CONTRACTS = {
     'OhemCrossEntropyLoss': (dict(min_kept=10), lambda m: m(_randn(N, 4, 8, 8),
                                                             _labels(N, 32, 32)), _check_scalar),
     'SegDataPreprocessor': (dict(), _seg_preprocess, lambda out: None),
+    'HRNetClsHead': (dict(in_channels=(4, 8, 16, 32), num_classes=3, incre_planes=(2, 4, 8, 16),
+                          final_channels=8),
+                     lambda m: m([_randn(N, 4 * 2 ** i, 8 >> i, 8 >> i) for i in range(4)]),
+                     _check_shape((N, 3))),
+    'ImageClassifier': (TINY_CLS, lambda m: m(torch.randn(N, 3, 32, 32), _cls_samples(),
+                                              mode='loss'),
+                        _check_losses({'loss_cls', 'acc_top1'})),
     'DetDataPreprocessor': (dict(), _det_preprocess, lambda out: None),
     'HRFPN': (dict(in_channels=(4, 8), out_channels=6),
               lambda m: m([_randn(N, 4, 16, 16), _randn(N, 8, 8, 8)]),
@@ -217,6 +233,8 @@ CONTRACTS = {
 }
 
 PREDICT = {
+    'ImageClassifier': (lambda m: m(torch.randn(N, 3, 32, 32), _cls_samples(), mode='predict'),
+                        lambda out: [tuple(s.pred_score.shape) for s in out] == [(3,)] * N),
     'FasterRCNN': (lambda m: m(torch.rand(N, 3, 64, 64), _det_samples(), mode='predict'),
                    lambda out: all(s.pred_instances.bboxes.shape[-1] == 4 for s in out)),
     'TopdownPoseEstimator': (lambda m: m(torch.randn(N, 3, 48, 32), _pose_samples(),

@@ -1,6 +1,7 @@
 """Task heads. Each module is imported explicitly so its classes register."""
+from .cls_head import HRNetClsHead
 from .fcn_head import SegHead
 from .heatmap_head import HeatmapHead
 from .rpn_head import RPNHead
 
-__all__ = ['HeatmapHead', 'RPNHead', 'SegHead']
+__all__ = ['HRNetClsHead', 'HeatmapHead', 'RPNHead', 'SegHead']

@@ -129,6 +129,15 @@ class CrossEntropyLoss(nn.Module):
     classes, ``avg_factor`` the normaliser of the weighted sum (default: the mean over all
     N * C elements). ``class_weight`` and ``label_smoothing`` are not supported there.
 
+    Soft targets (classification with Mixup / CutMix, :class:`~hrnet_train.models.detectors.
+    classifier.ImageClassifier`): float labels (N, C) of the logits' shape, each row class
+    probabilities summing to 1, as ``F.cross_entropy`` takes them. The element loss is
+    ``-sum_c w[c] * t_c * log softmax(logits)_c`` with ``t`` smoothed to
+    ``(1 - label_smoothing) * t + label_smoothing / C``. The reduction is the mean over the N
+    samples, not divided by the class weights (PyTorch's rule for probability targets), so
+    one-hot ``t`` gives the integer-label loss without ``class_weight``; ``ignore_index`` does not
+    apply; ``weight`` (N,) and ``avg_factor`` act as above.
+
     Args:
         class_weight: (C,) per-class weights, or None. The official Cityscapes weights are in
             ``configs/_base_/models/hrnetv2-w48_fcn.py``.
@@ -140,8 +149,9 @@ class CrossEntropyLoss(nn.Module):
         use_sigmoid: per-class sigmoid BCE against one-hot labels (see above).
 
     Forward:
-        logits, labels as above (labels int64); optional ``weight`` (same shape as labels) and
-        ``avg_factor`` (float). Returns a scalar.
+        logits, labels as above (labels int64, or float (N, C) soft targets); optional
+        ``weight`` (same shape as int64 labels; (N,) for soft targets) and ``avg_factor`` (float).
+        Returns a scalar.
     """
 
     def __init__(self, *, class_weight: Optional[Sequence[float]] = None, ignore_index: int = 255,
@@ -171,6 +181,8 @@ class CrossEntropyLoss(nn.Module):
             loss = sigmoid_cross_entropy(logits, labels, weight, avg_factor,
                                          ignore_index=self.ignore_index)
             return loss * self.loss_weight
+        if labels.is_floating_point():
+            return self._soft_target_loss(logits, labels, weight, avg_factor)
         logits = _match_logits_to_labels(logits, labels, align_corners=self.align_corners)
         if self.class_weight is not None and self.class_weight.numel() != logits.shape[1]:
             raise ValueError(f'class_weight has {self.class_weight.numel()} entries but the '
@@ -194,3 +206,31 @@ class CrossEntropyLoss(nn.Module):
             per_element = per_element * weight.to(per_element)
         denom = float(valid.sum()) if avg_factor is None else float(avg_factor)
         return per_element.sum() / max(denom, 1e-12) * self.loss_weight
+
+    def _soft_target_loss(self, logits: Tensor, targets: Tensor, weight: Optional[Tensor],
+                          avg_factor: Optional[float]) -> Tensor:
+        """Cross-entropy against (N, C) class probabilities (see the class docstring)."""
+        if logits.dim() != 2 or targets.shape != logits.shape:
+            raise ValueError(f'float labels are soft targets and must be (N, C) = the logits\' '
+                             f'shape {tuple(logits.shape)}, got {tuple(targets.shape)}; class '
+                             'indices must be int64')
+        num = logits.shape[0]
+        if self.class_weight is not None and self.class_weight.numel() != logits.shape[1]:
+            raise ValueError(f'class_weight has {self.class_weight.numel()} entries but the '
+                             f'logits have {logits.shape[1]} classes')
+        if weight is not None and weight.shape != (num,):
+            raise ValueError(f'weight must be ({num},) for soft targets, got '
+                             f'{tuple(weight.shape)}')
+        if num == 0:
+            return logits.sum() * 0.0
+        class_weight = None if self.class_weight is None else self.class_weight.to(logits)
+        if weight is None and avg_factor is None:
+            loss = F.cross_entropy(logits, targets, weight=class_weight, reduction='mean',
+                                   label_smoothing=self.label_smoothing)
+            return loss * self.loss_weight
+        per_sample = F.cross_entropy(logits, targets, weight=class_weight, reduction='none',
+                                     label_smoothing=self.label_smoothing)  # (N,)
+        if weight is not None:
+            per_sample = per_sample * weight.to(per_sample)
+        denom = float(num) if avg_factor is None else float(avg_factor)
+        return per_sample.sum() / max(denom, 1e-12) * self.loss_weight

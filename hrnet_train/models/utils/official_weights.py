@@ -235,6 +235,11 @@ def _hint(file_shapes: Mapping[str, Sequence[int]], model_shapes: Mapping[str, S
             hints.append(f'the file holds backbone weights only but the model is {model_name} '
                          "(pretrained weights go in the backbone's init_cfg=dict("
                          "type='Pretrained', checkpoint=...))")
+    for key in ('cls_head.classifier.weight', 'roi_head.bbox_head.fc_cls.weight'):
+        file_k, model_k = file_shapes.get(key), model_shapes.get(key)
+        if file_k and model_k and file_k[0] != model_k[0]:
+            hints.append(f'the file classifies {file_k[0]} outputs and the model {model_k[0]}: '
+                         'another num_classes?')
     file_c, model_c = _width(file_shapes), _width(model_shapes)
     if file_c is not None and model_c is not None and file_c != model_c:
         hints.append(f"the file's backbone has width {file_c} and the model's {model_c}: "
