@@ -1,5 +1,6 @@
 """Data transforms. Each module is imported explicitly so its classes register."""
 from .bbox import GetBBoxCenterScale
+from .cls import CenterCrop, PackClsInputs, RandomResizedCrop, ResizeEdge
 from .det import LoadDetAnnotations, PackDetInputs
 from .flip import RandomFlip
 from .loading import LoadImage, read_image
@@ -20,4 +21,5 @@ __all__ = [
     'LoadSegAnnotation', 'RandomResize', 'Resize', 'RandomCrop', 'PhotoMetricDistortion',
     'PackSegInputs', 'read_seg_map',
     'GetBBoxCenterScale', 'RandomFlip', 'RandomHalfBody', 'RandomBBoxTransform', 'TopdownAffine',
-    'GenerateTarget', 'PackPoseInputs', 'LoadDetAnnotations', 'PackDetInputs']
+    'GenerateTarget', 'PackPoseInputs', 'LoadDetAnnotations', 'PackDetInputs',
+    'CenterCrop', 'PackClsInputs', 'RandomResizedCrop', 'ResizeEdge']

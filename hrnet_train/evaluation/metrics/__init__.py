@@ -1,4 +1,5 @@
 """Metrics. Each module is imported explicitly so its classes register."""
+from .accuracy import Accuracy  # noqa: F401
 from .coco_det_metric import CocoDetMetric  # noqa: F401
 from .coco_keypoint_metric import CocoKeypointMetric  # noqa: F401
 from .iou_metric import IoUMetric  # noqa: F401

@@ -92,6 +92,15 @@ CONTRACTS = {
                           _det_sample()),
                       lambda r: r['data_samples'].gt_instances.labels.tolist() == [1]
                       and tuple(r['data_samples'].ignored_instances.bboxes.shape) == (1, 4)),
+    'RandomResizedCrop': (dict(size=(24, 16)), lambda t: _seg_sample(),
+                          lambda r: r['img'].shape == (16, 24, 3) and r['img_shape'] == (16, 24)),
+    'ResizeEdge': (dict(scale=20), lambda t: _seg_sample(),
+                   lambda r: r['img'].shape == (20, 30, 3) and r['scale_factor'] == (0.5, 0.5)),
+    'CenterCrop': (dict(crop_size=(30, 20)), lambda t: _seg_sample(),
+                   lambda r: r['img'].shape == (20, 30, 3) and r['crop_box'] == (15, 10, 30, 20)),
+    'PackClsInputs': (dict(), lambda t: dict(_seg_sample(), gt_label=2, img_path='a.jpg'),
+                      lambda r: r['data_samples'].gt_label.tolist() == [2]
+                      and tuple(r['inputs'].shape) == (3, 40, 60)),
     'Resize': (dict(scale=(120, 80)), lambda t: _seg_sample(),
                lambda r: r['img'].shape == (80, 120, 3) and r['scale_factor'] == (2.0, 2.0)),
 }
