@@ -1,0 +1,12 @@
+# HRNet-W18-SMALL-V1-C on ImageNet-1k, 224x224, the official recipe
+# (HRNet/HRNet-Image-Classification
+# experiments/cls_hrnet_w18_small_v1_sgd_lr5e-2_wd1e-4_bs32_x100.yaml).
+# README (ImageNet val, one 224 crop): 13.2M params, 1.49 GFLOPs, top-1/top-5 error 27.7 / 9.3.
+_base_ = [
+    '../_base_/models/hrnet-w18_cls.py',
+    '../_base_/datasets/imagenet-224.py',
+    '../_base_/schedules/sgd-nesterov_100e.py',
+    '../_base_/default_runtime.py',
+]
+model = dict(backbone=dict(arch='w18-small-v1'))
+default_hooks = dict(checkpoint=dict(save_best='accuracy/top1', rule='greater'))

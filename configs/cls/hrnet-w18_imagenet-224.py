@@ -1,0 +1,12 @@
+# HRNet-W18-C on ImageNet-1k, 224x224, the official recipe
+# (HRNet/HRNet-Image-Classification
+# experiments/cls_hrnet_w18_sgd_lr5e-2_wd1e-4_bs32_x100.yaml).
+# README (ImageNet val, one 224 crop): 21.3M params, 3.99 GFLOPs, top-1/top-5 error 23.2 / 6.6.
+_base_ = [
+    '../_base_/models/hrnet-w18_cls.py',
+    '../_base_/datasets/imagenet-224.py',
+    '../_base_/schedules/sgd-nesterov_100e.py',
+    '../_base_/default_runtime.py',
+]
+model = dict(backbone=dict(arch='w18'))
+default_hooks = dict(checkpoint=dict(save_best='accuracy/top1', rule='greater'))

@@ -1,0 +1,12 @@
+# HRNet-W44-C on ImageNet-1k, 224x224, the official recipe
+# (HRNet/HRNet-Image-Classification
+# experiments/cls_hrnet_w44_sgd_lr5e-2_wd1e-4_bs32_x100.yaml).
+# README (ImageNet val, one 224 crop): 67.1M params, 13.9 GFLOPs, top-1/top-5 error 21.1 / 5.6.
+_base_ = [
+    '../_base_/models/hrnet-w18_cls.py',
+    '../_base_/datasets/imagenet-224.py',
+    '../_base_/schedules/sgd-nesterov_100e.py',
+    '../_base_/default_runtime.py',
+]
+model = dict(backbone=dict(arch='w44'))
+default_hooks = dict(checkpoint=dict(save_best='accuracy/top1', rule='greater'))
