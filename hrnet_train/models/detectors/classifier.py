@@ -1,7 +1,7 @@
 """ImageNet classifier: HRNet (all four branches) + the HRNet-C head, with Mixup / CutMix."""
 from __future__ import annotations
 
-from typing import Optional, Union
+from typing import Optional
 
 import torch
 import torch.nn.functional as F
@@ -11,6 +11,7 @@ from torch import Tensor
 
 from hrnet_train.models.utils.batch_augments import RandomBatchAugment
 from hrnet_train.models.utils.channels import describe, fill_in_channels
+from hrnet_train.models.utils.modes import forward_by_mode
 from hrnet_train.registry import MODELS
 from hrnet_train.utils.errors import ConfigError, DataError
 
@@ -107,14 +108,8 @@ class ImageClassifier(BaseModel):
         return self.cls_head(self.backbone(inputs))
 
     def forward(self, inputs: Tensor, data_samples: Optional[list] = None,
-                mode: str = 'tensor') -> Union[Tensor, dict, list]:
-        if mode == 'tensor':
-            return self._forward(inputs)
-        if mode == 'loss':
-            return self.loss(inputs, data_samples)
-        if mode == 'predict':
-            return self.predict(inputs, data_samples)
-        raise ValueError(f"mode must be 'tensor', 'loss' or 'predict', got '{mode}'")
+                mode: str = 'tensor'):
+        return forward_by_mode(self, inputs, data_samples, mode)
 
     def _gt_labels(self, data_samples: list, device: torch.device) -> Tensor:
         """(N,) int64 class indices from the samples' ``gt_label``."""

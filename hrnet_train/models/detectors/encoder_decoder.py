@@ -11,6 +11,7 @@ from mmengine.structures import BaseDataElement
 from torch import Tensor, nn
 
 from hrnet_train.models.utils.channels import describe, fill_in_channels
+from hrnet_train.models.utils.modes import forward_by_mode
 from hrnet_train.registry import MODELS
 from hrnet_train.utils.errors import ConfigError
 
@@ -179,15 +180,12 @@ class EncoderDecoder(BaseModel):
             feats = self.neck(feats)
         return self.decode_head(feats)
 
+    def _forward(self, inputs: Tensor) -> Tensor:
+        return self.extract_logits(inputs)
+
     def forward(self, inputs: Tensor, data_samples: Optional[list] = None,
                 mode: str = 'tensor'):
-        if mode == 'loss':
-            return self.loss(inputs, data_samples)
-        if mode == 'predict':
-            return self.predict(inputs, data_samples)
-        if mode == 'tensor':
-            return self.extract_logits(inputs)
-        raise ValueError(f"mode must be 'loss', 'predict' or 'tensor', got {mode!r}")
+        return forward_by_mode(self, inputs, data_samples, mode)
 
     # ------------------------------------------------------------------ training
     @staticmethod

@@ -12,6 +12,7 @@ from torch import Tensor
 
 from hrnet_train.evaluation.functional.pck import heatmap_pck_accuracy
 from hrnet_train.models.utils.channels import describe, fill_in_channels
+from hrnet_train.models.utils.modes import forward_by_mode
 from hrnet_train.registry import KEYPOINT_CODECS, MODELS
 from hrnet_train.structures import apply_affine, invert_affine
 from hrnet_train.utils.errors import ConfigError
@@ -116,14 +117,8 @@ class TopdownPoseEstimator(BaseModel):
         return self.head(self.backbone(inputs))
 
     def forward(self, inputs: Tensor, data_samples: Optional[list] = None,
-                mode: str = 'tensor') -> Union[Tensor, dict, list]:
-        if mode == 'tensor':
-            return self._forward(inputs)
-        if mode == 'loss':
-            return self.loss(inputs, data_samples)
-        if mode == 'predict':
-            return self.predict(inputs, data_samples)
-        raise ValueError(f"mode must be 'tensor', 'loss' or 'predict', got '{mode}'")
+                mode: str = 'tensor'):
+        return forward_by_mode(self, inputs, data_samples, mode)
 
     def loss(self, inputs: Tensor, data_samples: list) -> dict:
         """Returns ``loss_kpt`` and the PCK accuracy ``acc_pose`` (not back-propagated)."""

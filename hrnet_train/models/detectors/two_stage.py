@@ -10,6 +10,7 @@ from mmengine.structures import BaseDataElement, InstanceData
 from torch import Tensor, nn
 
 from hrnet_train.models.utils.channels import describe, fill_in_channels
+from hrnet_train.models.utils.modes import forward_by_mode
 from hrnet_train.registry import MODELS
 from hrnet_train.utils.errors import ConfigError
 
@@ -109,13 +110,7 @@ class TwoStageDetector(BaseModel):
 
     def forward(self, inputs: Tensor, data_samples: Optional[list] = None,
                 mode: str = 'tensor'):
-        if mode == 'loss':
-            return self.loss(inputs, data_samples)
-        if mode == 'predict':
-            return self.predict(inputs, data_samples)
-        if mode == 'tensor':
-            return self._forward(inputs)
-        raise ValueError(f"mode must be 'loss', 'predict' or 'tensor', got {mode!r}")
+        return forward_by_mode(self, inputs, data_samples, mode)
 
     def _forward(self, inputs: Tensor, num_rois: int = 512) -> tuple:
         """The network without the data-dependent steps (anchor assignment, NMS, RoIAlign):

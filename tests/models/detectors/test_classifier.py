@@ -111,7 +111,7 @@ def test_loss_backward_predict_and_tensor():
         assert int(pred.pred_label) == int(row.argmax())
         assert int(pred.gt_label) in range(5)  # the input samples are filled in, not replaced
     assert len(model(_inputs(3), None, mode='predict')) == 3
-    with pytest.raises(ValueError, match="mode must be 'tensor', 'loss' or 'predict'"):
+    with pytest.raises(ValueError, match=r"mode must be one of \('tensor', 'loss', 'predict'\)"):
         model(_inputs(), mode='bad')
 
 
