@@ -15,7 +15,8 @@ from hrnet_train.models.utils.modes import forward_by_mode
 from hrnet_train.registry import MODELS
 from hrnet_train.utils.errors import ConfigError
 
-_TEST_CFG_KEYS = frozenset({'mode', 'crop_size', 'stride', 'scales', 'flip', 'tta_combine'})
+_TEST_CFG_KEYS = frozenset({'mode', 'crop_size', 'stride', 'scales', 'flip', 'tta_combine',
+                            'flip_label_pairs'})
 
 
 def _pair_of_positive_ints(value, key: str) -> tuple[int, int]:
@@ -24,6 +25,45 @@ def _pair_of_positive_ints(value, key: str) -> tuple[int, int]:
         raise ValueError(f'test_cfg.{key} must be a (width, height) pair of positive ints, '
                          f'got {value!r}')
     return int(value[0]), int(value[1])
+
+
+def _check_flip_label_pairs(value, num_classes: int) -> tuple[tuple[int, int], ...]:
+    key = 'model.test_cfg.flip_label_pairs'
+    if not isinstance(value, (list, tuple)):
+        raise ConfigError(f'{key} must be a list of (a, b) class index pairs, got {value!r}')
+    pairs, seen = [], set()
+    for pair in value:
+        if (not isinstance(pair, (list, tuple)) or len(pair) != 2
+                or not all(isinstance(c, int) and not isinstance(c, bool) for c in pair)):
+            raise ConfigError(f'{key} must be a list of (a, b) class index pairs, got entry '
+                              f'{pair!r}')
+        a, b = int(pair[0]), int(pair[1])
+        if a == b or not (0 <= a < num_classes and 0 <= b < num_classes):
+            raise ConfigError(f'{key} entry {pair!r} must name two different classes in '
+                              f'[0, {num_classes}) (decode_head.num_classes={num_classes})')
+        if a in seen or b in seen:
+            raise ConfigError(f'{key}: class {a if a in seen else b} is in two pairs')
+        seen.update((a, b))
+        pairs.append((a, b))
+    return tuple(pairs)
+
+
+def swap_label_channels(scores: Tensor, pairs: Sequence[tuple[int, int]]) -> Tensor:
+    """Swap the class channels a <-> b of every pair (left/right classes of a flipped view).
+
+    Args:
+        scores: (N, K, H, W) logits or probabilities.
+        pairs: (a, b) class indices, each class in at most one pair.
+
+    Returns:
+        (N, K, H, W), a new tensor (``scores`` itself when ``pairs`` is empty).
+    """
+    if not pairs:
+        return scores
+    order = list(range(scores.shape[1]))
+    for a, b in pairs:
+        order[a], order[b] = b, a
+    return scores[:, order]
 
 
 def slide_windows(size: tuple[int, int], crop_size: tuple[int, int],
@@ -63,6 +103,12 @@ class EncoderDecoder(BaseModel):
     ``HRNetV2Concat``) -> ``decode_head`` (e.g. ``SegHead``) -> logits (N, K, H/4, W/4) with K
     the number of classes. The losses upsample the logits to the label size.
 
+    Heads with several outputs (``OCRHead``: ``[aux_logits, logits]``) expose ``num_outputs``
+    and return a list; every output gets the losses, times its entry of ``loss_weights``
+    (official ``LOSS.BALANCE_WEIGHTS``, HRNet-OCR lib/core/criterion.py), and the **last**
+    output is the prediction (official ``TEST.OUTPUT_INDEX = -1``): inference, ``acc_seg`` and
+    ``'tensor'`` mode use it alone.
+
     Args:
         backbone: backbone config, e.g. ``dict(type='HRNet', arch='w48', ...)``.
         decode_head: head config; the head must expose ``num_classes``. Without
@@ -71,7 +117,14 @@ class EncoderDecoder(BaseModel):
             ``out_channels`` (one per branch). Given values must agree (ConfigError otherwise).
         loss: one loss config or a list of them; default ``dict(type='CrossEntropyLoss')``.
             Each loss module must expose ``loss_name`` (its key in the loss dict) and
-            ``ignore_index`` (the first loss's is used for ``acc_seg``).
+            ``ignore_index`` (the first loss's is used for ``acc_seg``). Applied to the last
+            (main) output of a multi-output head; its keys are the plain ``loss_name``.
+        aux_loss: loss config(s) for the other outputs of a multi-output head; default: the
+            same modules as ``loss``. Their keys are ``aux.<loss_name>`` (``aux<i>.`` when the
+            head has more than two outputs). ConfigError with a single-output head.
+        loss_weights: one non-negative weight per head output, auxiliary outputs first and the
+            main output last, e.g. ``(0.4, 1.0)`` for OCR; default 1.0 for every output. Each
+            loss of output i is multiplied by ``loss_weights[i]``.
         data_preprocessor: config or module; default ``SegDataPreprocessor`` (ImageNet
             mean/std, pad image 0 / label 255).
         test_cfg: inference options, all optional:
@@ -84,6 +137,9 @@ class EncoderDecoder(BaseModel):
             ``'exp_sum'`` (official HRNet ``multi_scale_inference``: flip-averaged logits,
             ``exp``, upsampled to the input and summed over scales). With a single view the
             logits are used directly.
+            ``flip_label_pairs``: list of (a, b) class index pairs swapped in the flipped view
+            before it is combined (left/right classes; official lib/datasets/lip.py
+            ``inference``: (14, 15), (16, 17), (18, 19)). Only used when ``flip`` is on.
         align_corners: for resizing logits to the input / original image size.
         init_cfg: mmengine init config.
 
@@ -92,11 +148,13 @@ class EncoderDecoder(BaseModel):
         in [0, 1] over the non-ignored pixels, not back-propagated).
         ``'predict'``: the data samples with ``pred_seg_map`` (H, W) int64 at the original image
         size (``ori_shape``), after removing the batch padding (``img_shape``).
-        ``'tensor'``: logits (N, K, H/4, W/4) straight from the head.
+        ``'tensor'``: logits (N, K, H/4, W/4) straight from the head (its last output).
     """
 
     def __init__(self, backbone: dict, decode_head: dict, *, neck: Optional[dict] = None,
                  loss: Union[dict, Sequence[dict], None] = None,
+                 aux_loss: Union[dict, Sequence[dict], None] = None,
+                 loss_weights: Optional[Sequence[float]] = None,
                  data_preprocessor: Union[dict, nn.Module, None] = None,
                  test_cfg: Optional[dict] = None, align_corners: bool = False,
                  init_cfg: Union[dict, list, None] = None) -> None:
@@ -131,14 +189,45 @@ class EncoderDecoder(BaseModel):
         loss_cfgs = [loss] if isinstance(loss, dict) else list(loss)
         if not loss_cfgs:
             raise ValueError('loss must be a loss config or a non-empty list of them')
-        self.losses = nn.ModuleList(MODELS.build(cfg) for cfg in loss_cfgs)
-        names = [getattr(m, 'loss_name', None) for m in self.losses]
-        if None in names or len(set(names)) != len(names):
-            raise ValueError(f'every loss needs a distinct loss_name, got {names}')
+        self.losses = self._build_losses(loss_cfgs, 'loss')
         self.ignore_index = int(getattr(self.losses[0], 'ignore_index', 255))
+        self.num_outputs = int(getattr(self.decode_head, 'num_outputs', 1))
+        self.aux_losses = None  # None: the auxiliary outputs reuse self.losses
+        if aux_loss is not None:
+            if self.num_outputs == 1:
+                raise ConfigError(f'model.aux_loss is set but decode_head '
+                                  f'{type(self.decode_head).__name__} has a single output')
+            aux_cfgs = [aux_loss] if isinstance(aux_loss, dict) else list(aux_loss)
+            self.aux_losses = self._build_losses(aux_cfgs, 'aux_loss')
+        if loss_weights is None:
+            loss_weights = (1.0,) * self.num_outputs
+        if (not isinstance(loss_weights, (list, tuple)) or len(loss_weights) != self.num_outputs
+                or not all(isinstance(w, (int, float)) and not isinstance(w, bool) and w >= 0
+                           for w in loss_weights)):
+            raise ConfigError(f'model.loss_weights must be {self.num_outputs} non-negative '
+                              f'number(s), one per output of decode_head '
+                              f'{type(self.decode_head).__name__} (auxiliary first, main last), '
+                              f'got {loss_weights!r}')
+        self.loss_weights = tuple(float(w) for w in loss_weights)
 
         self.align_corners = align_corners
         self._parse_test_cfg(test_cfg or {})
+
+    @staticmethod
+    def _build_losses(cfgs: list, key: str) -> nn.ModuleList:
+        if not cfgs:
+            raise ValueError(f'{key} must be a loss config or a non-empty list of them')
+        losses = nn.ModuleList(MODELS.build(cfg) for cfg in cfgs)
+        names = [getattr(m, 'loss_name', None) for m in losses]
+        if None in names or len(set(names)) != len(names):
+            raise ValueError(f'every loss needs a distinct loss_name, got {names}')
+        return losses
+
+    def _output_prefix(self, index: int) -> str:
+        """Loss-dict key prefix of head output ``index``: '' for the main (last) output."""
+        if index == self.num_outputs - 1:
+            return ''
+        return 'aux.' if self.num_outputs == 2 else f'aux{index}.'
 
     def _parse_test_cfg(self, cfg: dict) -> None:
         unknown = set(cfg) - _TEST_CFG_KEYS
@@ -163,6 +252,8 @@ class EncoderDecoder(BaseModel):
         if self.tta_combine not in ('softmax', 'exp_sum'):
             raise ValueError("test_cfg.tta_combine must be 'softmax' or 'exp_sum', "
                              f'got {self.tta_combine!r}')
+        self.flip_label_pairs = _check_flip_label_pairs(cfg.get('flip_label_pairs') or [],
+                                                        self.num_classes)
 
     def check_dataset_meta(self, meta: dict, *, split: str = 'dataset') -> None:
         """Raise ConfigError when the dataset's classes do not fit the head."""
@@ -173,12 +264,22 @@ class EncoderDecoder(BaseModel):
                               'number of classes in the label maps')
 
     # ------------------------------------------------------------------ network
-    def extract_logits(self, inputs: Tensor) -> Tensor:
-        """(N, 3, H, W) normalised images -> (N, K, H/4, W/4) logits."""
+    def extract_outputs(self, inputs: Tensor) -> list[Tensor]:
+        """(N, 3, H, W) normalised images -> every head output, each (N, K, H/4, W/4); the
+        last one is the prediction."""
         feats = self.backbone(inputs)
         if self.neck is not None:
             feats = self.neck(feats)
-        return self.decode_head(feats)
+        outputs = self.decode_head(feats)
+        outputs = list(outputs) if isinstance(outputs, (list, tuple)) else [outputs]
+        if len(outputs) != self.num_outputs:
+            raise ValueError(f'decode_head returned {len(outputs)} outputs but declares '
+                             f'num_outputs={self.num_outputs}')
+        return outputs
+
+    def extract_logits(self, inputs: Tensor) -> Tensor:
+        """(N, 3, H, W) normalised images -> (N, K, H/4, W/4) logits of the main output."""
+        return self.extract_outputs(inputs)[-1]
 
     def _forward(self, inputs: Tensor) -> Tensor:
         return self.extract_logits(inputs)
@@ -206,8 +307,16 @@ class EncoderDecoder(BaseModel):
 
     def loss(self, inputs: Tensor, data_samples: Sequence[BaseDataElement]) -> dict:
         labels = self._stack_labels(data_samples).to(inputs.device)
-        logits = self.extract_logits(inputs)
-        losses = {m.loss_name: m(logits, labels) for m in self.losses}
+        outputs = self.extract_outputs(inputs)
+        losses = {}
+        for i, (output, weight) in enumerate(zip(outputs, self.loss_weights)):
+            main = i == len(outputs) - 1
+            modules = self.losses if main or self.aux_losses is None else self.aux_losses
+            prefix = self._output_prefix(i)
+            for m in modules:
+                value = m(output, labels)
+                losses[prefix + m.loss_name] = value if weight == 1.0 else value * weight
+        logits = outputs[-1]
         with torch.no_grad():
             up = F.interpolate(logits.detach(), size=labels.shape[-2:], mode='bilinear',
                                align_corners=self.align_corners)
@@ -266,7 +375,8 @@ class EncoderDecoder(BaseModel):
                 x = F.interpolate(inputs, size=size, mode='bilinear', align_corners=False)
             view_logits = [self._single_view_logits(x)]
             if self.test_flip:
-                view_logits.append(self._single_view_logits(x.flip(-1)).flip(-1))
+                flipped = self._single_view_logits(x.flip(-1)).flip(-1)
+                view_logits.append(swap_label_channels(flipped, self.flip_label_pairs))
             if self.tta_combine == 'softmax':
                 score = sum(v.softmax(dim=1) for v in view_logits)
             else:

@@ -10,7 +10,13 @@ Handled containers and namings (REFERENCE §2.2, §2.3):
 - ``backbone.`` / ``neck.`` / ``head.`` / ``decode_head.`` (OpenMMLab and hrnet-train checkpoints,
   mmengine's ``{meta, state_dict, optimizer, ...}``), with mmseg's ``FCNHead`` names
   ``decode_head.convs.0.{conv,bn}`` / ``decode_head.conv_seg`` renamed to ``last_layer.{0,1,3}``;
-- ``backbone.body.`` (maskrcnn-benchmark).
+- ``backbone.body.`` (maskrcnn-benchmark);
+- the official HRNet + OCR files (``hrnet_ocr_*.pth``, HRNet/HRNet-Semantic-Segmentation branch
+  ``HRNet-OCR``): ``model.``-prefixed backbone keys at the root plus the head roots
+  ``aux_head.``, ``conv3x3_ocr.``, ``ocr_distri_head.`` and ``cls_head.``, which go under
+  ``decode_head.`` (``OCRHead``). ``cls_head.`` is also the root of the ImageNet classifier; it
+  is read as the OCR classifier only in a state dict that has OCR keys (``aux_head.`` /
+  ``conv3x3_ocr.`` / ``ocr_distri_head.``), see :func:`is_ocr_layout`.
 
 Keys of the file and of the target module are both rewritten into hrnet-train's canonical
 whole-model naming (``backbone.*``, ``head.final_layer.*``, ``decode_head.last_layer.*``,
@@ -42,6 +48,9 @@ _WRAPPER_PREFIXES = ('module.', 'model.')
 _BACKBONE_ROOTS = frozenset({'conv1', 'bn1', 'conv2', 'bn2', 'layer1', 'transition1',
                              'transition2', 'transition3', 'stage2', 'stage3', 'stage4'})
 _CLS_ROOTS = frozenset({'incre_modules', 'downsamp_modules', 'classifier'})
+# Official HRNet-OCR head roots (lib/models/seg_hrnet_ocr.py); `cls_head` joins them only in an
+# OCR-layout state dict.
+_OCR_ROOTS = frozenset({'aux_head', 'conv3x3_ocr', 'ocr_distri_head'})
 _MODEL_ROOTS = ('backbone.', 'neck.', 'head.', 'decode_head.', 'auxiliary_head.', 'cls_head.',
                 'rpn_head.', 'roi_head.', 'bbox_head.')
 # mmseg FCNHead naming -> the official V2 head ``last_layer.{0,1,3}``.
@@ -166,8 +175,20 @@ def _strip_wrappers(key: str) -> str:
     return key
 
 
-def canonical_key(key: str) -> Optional[str]:
+def is_ocr_layout(keys: Iterable[str]) -> bool:
+    """True when ``keys`` hold a bare official HRNet-OCR head (``aux_head.*``, ``conv3x3_ocr.*`` or
+    ``ocr_distri_head.*`` at the root after ``module.`` / ``model.``), so that their
+    ``cls_head.*`` is the OCR classifier, not the ImageNet one."""
+    return any(_strip_wrappers(k).split('.', 1)[0] in _OCR_ROOTS for k in keys)
+
+
+def canonical_key(key: str, *, ocr: bool = False) -> Optional[str]:
     """Rewrite one key from any known naming into hrnet-train's whole-model naming.
+
+    Args:
+        key: a file or model key.
+        ocr: the key comes from an OCR-layout state dict (:func:`is_ocr_layout`): the root
+            ``cls_head.`` and the OCR roots then go under ``decode_head.``.
 
     Returns None for keys that are never weights of a model (``loss.*`` buffers of the official
     segmentation ``FullModel``).
@@ -175,6 +196,8 @@ def canonical_key(key: str) -> Optional[str]:
     key = _strip_wrappers(key)
     if key.startswith('loss.'):
         return None
+    if key.split('.', 1)[0] in _OCR_ROOTS or (ocr and key.startswith('cls_head.')):
+        return 'decode_head.' + key  # official HRNet-OCR head -> OCRHead
     if key.startswith('backbone.body.'):
         return 'backbone.' + key[len('backbone.body.'):]
     if key.startswith('backbone.neck.'):
@@ -203,8 +226,9 @@ def _canonical_targets(target: Mapping[str, torch.Tensor]) -> dict[str, str]:
     """Canonical key -> model key. A whole model maps onto itself; a bare backbone or head gains
     its canonical prefix (``conv1.weight`` -> ``backbone.conv1.weight``)."""
     mapping: dict[str, str] = {}
+    ocr = is_ocr_layout(target)
     for key in target:
-        ckey = canonical_key(key)
+        ckey = canonical_key(key, ocr=ocr)
         if ckey is None or ckey in mapping:
             ckey = key
         mapping[ckey] = key
@@ -235,7 +259,15 @@ def _hint(file_shapes: Mapping[str, Sequence[int]], model_shapes: Mapping[str, S
             hints.append(f'the file holds backbone weights only but the model is {model_name} '
                          "(pretrained weights go in the backbone's init_cfg=dict("
                          "type='Pretrained', checkpoint=...))")
-    for key in ('cls_head.classifier.weight', 'roi_head.bbox_head.fc_cls.weight'):
+    file_ocr, model_ocr = (any(k.startswith('decode_head.ocr_distri_head.') for k in shapes)
+                           for shapes in (file_shapes, model_shapes))
+    if file_ocr != model_ocr and any(k.startswith('decode_head.') for k in file_shapes) and any(
+            k.startswith('decode_head.') for k in model_shapes):
+        hints.append('the file holds an HRNet-OCR head (OCRHead) and the model a plain one'
+                     if file_ocr else 'the model has an HRNet-OCR head (OCRHead) and the file '
+                     'a plain one')
+    for key in ('cls_head.classifier.weight', 'roi_head.bbox_head.fc_cls.weight',
+                'decode_head.cls_head.weight'):
         file_k, model_k = file_shapes.get(key), model_shapes.get(key)
         if file_k and model_k and file_k[0] != model_k[0]:
             hints.append(f'the file classifies {file_k[0]} outputs and the model {model_k[0]}: '
@@ -278,8 +310,9 @@ def convert_state_dict(state: Mapping[str, torch.Tensor], target: Mapping[str, t
     source_of: dict[str, str] = {}  # model key -> file key
     file_shapes: dict[str, tuple[int, ...]] = {}
     unexpected_canonical = []
+    ocr = is_ocr_layout(state)
     for key, value in state.items():
-        ckey = canonical_key(key)
+        ckey = canonical_key(key, ocr=ocr)
         if ckey is None:
             report.skipped.append(key)
             continue
