@@ -3,6 +3,7 @@ from .bbox import GetBBoxCenterScale
 from .cls import CenterCrop, PackClsInputs, RandomResizedCrop, ResizeEdge
 from .det import LoadDetAnnotations, PackDetInputs
 from .flip import RandomFlip
+from .keypoint_converter import KeypointConverter  # noqa: F401
 from .loading import LoadImage, read_image
 from .packing import PackPoseInputs
 from .seg import (

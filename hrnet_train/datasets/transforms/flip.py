@@ -1,12 +1,39 @@
 """Random horizontal flip shared by pose and segmentation pipelines."""
 from __future__ import annotations
 
+from typing import Sequence
+
 import cv2
 import numpy as np
 from mmcv.transforms import BaseTransform
 
 from hrnet_train.registry import TRANSFORMS
 from hrnet_train.structures import flip_boxes, flip_keypoints
+
+
+def swap_label_pairs(seg: np.ndarray, pairs: Sequence[Sequence[int]]) -> np.ndarray:
+    """Swap the class ids of each (a, b) pair in a label map (left <-> right classes).
+
+    Args:
+        seg: (H, W) uint8 class ids.
+        pairs: (a, b) id pairs in [0, 254]; an id may appear in one pair only.
+
+    Returns:
+        (H, W) uint8, a new array: a -> b and b -> a for every pair, other values unchanged.
+    """
+    table = np.arange(256, dtype=np.uint8)
+    seen: set[int] = set()
+    for pair in pairs:
+        if len(pair) != 2:
+            raise ValueError(f'flip_label_pairs must hold (a, b) pairs, got {list(pairs)}')
+        a, b = (int(v) for v in pair)
+        if not (0 <= a < 255 and 0 <= b < 255) or a == b or {a, b} & seen:
+            raise ValueError(
+                f'flip_label_pairs must be disjoint pairs of distinct class ids in [0, 254], '
+                f'got {[list(p) for p in pairs]}')
+        seen |= {a, b}
+        table[a], table[b] = b, a
+    return table[seg]
 
 
 @TRANSFORMS.register_module()
@@ -19,10 +46,15 @@ class RandomFlip(BaseTransform):
       official pose loader's inclusive boxes): ``x -> w - 1 - x`` (official ``fliplr_joints``),
       so a mirrored box centre is the centre of the mirrored box; keypoint channels swap with
       ``flip_indices`` (left <-> right);
-    - ``gt_bboxes`` (detection, continuous xyxy) mirror as ``x -> w - x``.
+    - ``gt_bboxes`` (detection, continuous xyxy) mirror as ``x -> w - x``;
+    - ``gt_seg_map`` is mirrored; when the sample carries ``flip_label_pairs`` (the dataset puts
+      its ``metainfo['flip_label_pairs']`` there, e.g. LIP's left/right arm, leg and shoe ids
+      ``((14, 15), (16, 17), (18, 19))``), the two ids of each pair are also swapped, as in the
+      official HRNet ``lib/datasets/lip.py``. Other ids and 255 are kept.
 
     Reads:   img, keypoints (optional, with keypoints_visible and flip_indices), bbox_center,
-             bbox (x1, y1, x2, y2), gt_bboxes (B, 4), gt_seg_map (all optional)
+             bbox (x1, y1, x2, y2), gt_bboxes (B, 4), gt_seg_map (with flip_label_pairs)
+             (all optional)
     Changes: img, keypoints, keypoints_visible, bbox_center, bbox, gt_bboxes, gt_seg_map
              (when flipped)
     Adds:    flip (bool), flip_direction ('horizontal' or None)
@@ -73,7 +105,11 @@ class RandomFlip(BaseTransform):
         if results.get('gt_bboxes') is not None:
             results['gt_bboxes'] = flip_boxes(results['gt_bboxes'], w)
         if results.get('gt_seg_map') is not None:
-            results['gt_seg_map'] = cv2.flip(results['gt_seg_map'], 1)
+            seg = cv2.flip(results['gt_seg_map'], 1)
+            pairs = results.get('flip_label_pairs')
+            if pairs:
+                seg = swap_label_pairs(seg, pairs)
+            results['gt_seg_map'] = seg
         return results
 
     def __repr__(self) -> str:

@@ -10,6 +10,7 @@ from .coco_eval import (
                         zero_coco_stats,
 )
 from .confusion import intersect_and_union, summarize_areas
+from .crowdpose import CROWDPOSE_STAT_NAMES, evaluate_crowdpose_results  # noqa: F401
 from .nms import box_iou, nms, oks_nms, soft_oks_nms
 from .oks import COCO_KEYPOINT_SIGMAS, compute_oks, resolve_sigmas
 from .pck import (
@@ -20,6 +21,7 @@ from .pck import (
                         heatmap_pck_accuracy,
                         pck_accuracy,
 )
+from .pckh import MPII_PCKH_TABLE_NAMES, evaluate_mpii_pckh  # noqa: F401
 
 __all__ = [
     'BOX_STAT_NAMES', 'COCO_STAT_NAMES', 'KEYPOINT_STAT_NAMES', 'COCO_KEYPOINT_SIGMAS',

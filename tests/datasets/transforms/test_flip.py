@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 
 from hrnet_train.datasets.transforms import GetBBoxCenterScale, RandomFlip
+from hrnet_train.datasets.transforms.flip import swap_label_pairs
 
 FLIP = [0, 2, 1, 4, 3]
 
@@ -66,3 +67,41 @@ def test_errors():
     del s['flip_indices']
     with pytest.raises(KeyError, match='flip_indices'):
         RandomFlip(prob=1.)(s)
+
+
+def _lip_seg_sample():
+    # one row, ids 13..19 and 255: 14/15 arms, 16/17 legs, 18/19 shoes; 13 (face), 255 stay
+    seg = np.array([[13, 14, 15, 16, 17, 18, 19, 255]], dtype=np.uint8)
+    return dict(img=np.zeros((1, 8, 3), np.uint8), gt_seg_map=seg,
+                flip_label_pairs=[[14, 15], [16, 17], [18, 19]])
+
+
+def test_flip_swaps_left_right_label_pairs():
+    s = RandomFlip(prob=1.)(_lip_seg_sample())
+    # mirrored: [255, 19, 18, 17, 16, 15, 14, 13], then 14<->15, 16<->17, 18<->19
+    np.testing.assert_array_equal(s['gt_seg_map'], [[255, 18, 19, 16, 17, 14, 15, 13]])
+    assert s['gt_seg_map'].dtype == np.uint8
+    # twice: back to the original ids at the original positions
+    twice = RandomFlip(prob=1.)(s)
+    np.testing.assert_array_equal(twice['gt_seg_map'], _lip_seg_sample()['gt_seg_map'])
+    # without pairs the ids are only mirrored (Cityscapes, ADE20K, ...)
+    plain = _lip_seg_sample()
+    del plain['flip_label_pairs']
+    np.testing.assert_array_equal(RandomFlip(prob=1.)(plain)['gt_seg_map'],
+                                  [[255, 19, 18, 17, 16, 15, 14, 13]])
+    # not flipped: untouched
+    kept = RandomFlip(prob=0.)(_lip_seg_sample())
+    np.testing.assert_array_equal(kept['gt_seg_map'], _lip_seg_sample()['gt_seg_map'])
+
+
+def test_swap_label_pairs_values_and_errors():
+    seg = np.arange(256, dtype=np.uint8).reshape(16, 16)
+    out = swap_label_pairs(seg, [(0, 3), (7, 5)])
+    expected = seg.copy()
+    expected[seg == 0], expected[seg == 3] = 3, 0
+    expected[seg == 7], expected[seg == 5] = 5, 7
+    np.testing.assert_array_equal(out, expected)
+    assert out is not seg and seg[0, 0] == 0  # the input is not modified
+    for bad in ([(1, 2), (2, 3)], [(4, 4)], [(1, 255)], [(1, 2, 3)]):
+        with pytest.raises(ValueError, match='flip_label_pairs'):
+            swap_label_pairs(seg, bad)

@@ -64,6 +64,11 @@ CONTRACTS = {
                            and np.allclose(r['bbox_scale'], [43.75, 62.5])),
     'RandomFlip': (dict(prob=1.0), lambda t: _pose_sample(),
                    lambda r: r['flip'] and np.allclose(r['keypoints'][0], [29., 20.])),
+    'KeypointConverter': (dict(num_keypoints=4, mapping=[(0, 3), (1, 1), (2, 2)]),
+                          lambda t: _pose_sample(),
+                          lambda r: r['keypoints'][3].tolist() == [20., 20.]
+                          and r['keypoints_visible'].tolist() == [0., 1., 1., 1.]
+                          and r['flip_indices'] == [0, 2, 1, 3]),
     'RandomHalfBody': (dict(prob=1.0, min_total_keypoints=3, min_upper_keypoints=3),
                        lambda t: _pose_sample(), lambda r: r['half_body']),
     'RandomBBoxTransform': (dict(), lambda t: _pose_sample(),
