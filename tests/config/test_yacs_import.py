@@ -18,10 +18,11 @@ ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT / 'tests' / 'data' / 'yacs'
 POSE_W32 = DATA / 'w32_256x192_adam_lr1e-3.yaml'
 POSE_W48 = DATA / 'w48_384x288_adam_lr1e-3.yaml'
+POSE_MPII = DATA / 'w32_256x256_adam_lr1e-3.yaml'
 SEG_W48 = DATA / 'seg_hrnet_w48_train_512x1024_sgd_lr1e-2_wd5e-4_bs_12_epoch484.yaml'
 SEG_OHEM = DATA / 'seg_hrnet_w48_train_ohem_512x1024_sgd_lr1e-2_wd5e-4_bs_12_epoch484.yaml'
 SEG_SMALL = DATA / 'seg_hrnet_w18_small_v1_512x1024_sgd_lr1e-2_wd5e-4_bs_12_epoch484.yaml'
-ALL = [POSE_W32, POSE_W48, SEG_W48, SEG_OHEM, SEG_SMALL]
+ALL = [POSE_W32, POSE_W48, POSE_MPII, SEG_W48, SEG_OHEM, SEG_SMALL]
 
 
 @pytest.fixture(autouse=True, scope='module')
@@ -102,6 +103,54 @@ def test_pose_w48_384x288_sizes_and_sigma():
     assert cfg.train_dataloader.batch_size == 24 and cfg.val_dataloader.batch_size == 24
     assert cfg.auto_scale_lr.base_batch_size == 96
     assert tuple(cfg.model.backbone.extra.stage4.num_channels) == (48, 96, 192, 384)
+
+
+def test_pose_mpii_matches_the_official_recipe_and_our_config():
+    cfg = _convert(POSE_MPII)
+    ours = Config.fromfile(ROOT / 'configs/pose/hrnet-w32_mpii-256x256.py')
+    for loader in ('train_dataloader', 'val_dataloader'):
+        assert cfg[loader].dataset.to_dict() == ours[loader].dataset.to_dict(), loader
+    val = cfg.val_dataloader.dataset
+    assert val.type == 'MPIIDataset' and val.gt_file == 'annot/gt_valid.mat'
+    assert val.ann_file == 'annot/valid.json' and val.data_prefix == dict(img='images/')
+    assert 'bbox_file' not in val  # annotated centre and scale
+    assert cfg.val_evaluator == dict(type='MpiiPCKhMetric', thr=0.5)
+    assert cfg.model.head.num_keypoints == 16
+    codec = cfg.model.codec
+    assert (codec.input_size, codec.heatmap_size, codec.sigma) == ((256, 256), (64, 64), 2)
+    assert not _pipeline(cfg.train_dataloader.dataset.pipeline, 'RandomHalfBody')  # -1.0
+    (bbox,) = _pipeline(cfg.train_dataloader.dataset.pipeline, 'RandomBBoxTransform')
+    assert bbox.scale_factor == 0.25 and bbox.rotate_factor == 30
+    assert cfg.default_hooks.checkpoint.save_best == 'mpii/Mean'
+    assert cfg.optim_wrapper.optimizer == dict(type='Adam', lr=0.001, weight_decay=0.0)
+    assert cfg.auto_scale_lr.base_batch_size == 128
+    model = MODELS.build(cfg.model)
+    assert list(model.state_dict()) == list(MODELS.build(ours.model).state_dict())
+
+
+def test_pose_mpii_half_body_and_errors(tmp_path):
+    def half_body(d):
+        d['DATASET']['PROB_HALF_BODY'] = 0.3
+    cfg = _convert(_edited(tmp_path, POSE_MPII, half_body))
+    types = [t['type'] for t in cfg.train_dataloader.dataset.pipeline]
+    assert types.index('RandomHalfBody') == types.index('RandomFlip') + 1
+    (half,) = _pipeline(cfg.train_dataloader.dataset.pipeline, 'RandomHalfBody')
+    assert half.prob == 0.3 and half.min_total_keypoints == 9
+
+    def joints(d):
+        d['MODEL']['NUM_JOINTS'] = 17
+    with pytest.raises(YacsImportError, match='MODEL.NUM_JOINTS=17 but MPII has 16'):
+        yacs_to_config(_edited(tmp_path, POSE_MPII, joints, 'joints.yaml'))
+
+    def test_set(d):
+        d['DATASET']['TEST_SET'] = 'test'
+    with pytest.raises(YacsImportError, match="TEST_SET 'test'.*no public GT"):
+        yacs_to_config(_edited(tmp_path, POSE_MPII, test_set, 'test.yaml'))
+
+    def other(d):
+        d['DATASET']['DATASET'] = 'crowdpose'
+    with pytest.raises(YacsImportError, match="expected 'coco' or 'mpii'"):
+        yacs_to_config(_edited(tmp_path, POSE_MPII, other, 'other.yaml'))
 
 
 def test_pose_missing_keys_take_the_official_yacs_defaults(tmp_path):
@@ -308,7 +357,7 @@ def test_errors_name_the_file_and_key(tmp_path):
 
     def mpii(d):
         d['DATASET']['DATASET'] = 'mpii'
-    with pytest.raises(YacsImportError, match="DATASET.DATASET 'mpii' is not supported"):
+    with pytest.raises(YacsImportError, match='MODEL.NUM_JOINTS=17 but MPII has 16 keypoints'):
         yacs_to_config(_edited(tmp_path, POSE_W32, mpii))
 
 

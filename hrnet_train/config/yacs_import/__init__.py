@@ -1,7 +1,7 @@
 """Convert an official HRNet yacs YAML experiment file into an hrnet-train ``mmengine.Config``.
 
-Supported: ``MODEL.NAME: pose_hrnet`` (leoxiaobin/deep-high-resolution-net.pytorch, COCO) and
-``MODEL.NAME: seg_hrnet`` (HRNet/HRNet-Semantic-Segmentation, Cityscapes). The YAML is merged
+Supported: ``MODEL.NAME: pose_hrnet`` (leoxiaobin/deep-high-resolution-net.pytorch, COCO and MPII)
+and ``MODEL.NAME: seg_hrnet`` (HRNet/HRNet-Semantic-Segmentation, Cityscapes). The YAML is merged
 into the official yacs defaults first (``lib/config/default.py`` of each repository), so a key
 the YAML leaves out takes the official default, which is not always the value of the published
 YAMLs (REFERENCE §3.7: e.g. ``TEST.FLIP_TEST`` defaults to False). The result starts from this

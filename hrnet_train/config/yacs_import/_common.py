@@ -25,6 +25,8 @@ class YacsImportWarning(UserWarning):
 # Relative to config_root(): the wheel's hrnet_train/_configs, else the repository's configs/.
 _POSE_BASES = ('_base_/models/hrnet-w32_topdown.py', '_base_/datasets/coco-keypoints_256x192.py',
                '_base_/schedules/adam_210e.py', '_base_/default_runtime.py')
+_MPII_POSE_BASES = ('_base_/models/hrnet-w32_topdown.py', '_base_/datasets/mpii_256x256.py',
+                    '_base_/schedules/adam_210e.py', '_base_/default_runtime.py')
 _SEG_BASES = ('_base_/models/hrnetv2-w48_fcn.py', '_base_/datasets/cityscapes-512x1024.py',
               '_base_/schedules/sgd-poly_120k.py', '_base_/default_runtime.py')
 

@@ -1,4 +1,5 @@
-"""``MODEL.NAME: pose_hrnet`` (leoxiaobin/deep-high-resolution-net.pytorch) -> pose config."""
+"""``MODEL.NAME: pose_hrnet`` (leoxiaobin/deep-high-resolution-net.pytorch, COCO or MPII) -> pose
+config."""
 from __future__ import annotations
 
 import copy
@@ -11,6 +12,7 @@ from yacs.config import CfgNode
 from ._common import (
     _COCO_JOINTS_WEIGHT,
     _EXPANSION,
+    _MPII_POSE_BASES,
     _POSE_BASES,
     YacsImportError,
     _backbone_extra,
@@ -63,16 +65,25 @@ _POSE_UNSUPPORTED: dict[str, tuple[Any, str]] = {
 }
 
 
+# Keypoints per supported DATASET.DATASET (lib/dataset/{coco,mpii}.py).
+_NUM_JOINTS = {'coco': 17, 'mpii': 16}
+
+
 # ------------------------------------------------------------------------------ pose
 def _convert_pose(path: str, yc: CfgNode, extra: dict, data_root: Optional[str],
                   notes: list[str]) -> dict:
     _check_unsupported(yc, extra, _POSE_UNSUPPORTED, notes)
-    if yc.DATASET.DATASET != 'coco':
-        raise YacsImportError(f"{path}: DATASET.DATASET {yc.DATASET.DATASET!r} is not supported "
-                              "for pose_hrnet; expected 'coco'")
-    if yc.MODEL.NUM_JOINTS != 17:
-        raise YacsImportError(f'{path}: MODEL.NUM_JOINTS={yc.MODEL.NUM_JOINTS} but COCO has 17 '
-                              'keypoints')
+    dataset = yc.DATASET.DATASET
+    if dataset not in _NUM_JOINTS:
+        raise YacsImportError(f"{path}: DATASET.DATASET {dataset!r} is not supported for "
+                              "pose_hrnet; expected 'coco' or 'mpii'")
+    if yc.MODEL.NUM_JOINTS != _NUM_JOINTS[dataset]:
+        raise YacsImportError(f'{path}: MODEL.NUM_JOINTS={yc.MODEL.NUM_JOINTS} but '
+                              f'{dataset.upper()} has {_NUM_JOINTS[dataset]} keypoints')
+    mpii = dataset == 'mpii'
+    if mpii and 'test' in yc.DATASET.TEST_SET:
+        raise YacsImportError(f'{path}: DATASET.TEST_SET {yc.DATASET.TEST_SET!r}: the MPII test '
+                              "set has no public GT to evaluate against; use 'valid'")
     if yc.MODEL.TARGET_TYPE != 'gaussian':
         raise YacsImportError(f"{path}: MODEL.TARGET_TYPE must be 'gaussian' (the only one the "
                               f"official code supports), got {yc.MODEL.TARGET_TYPE!r}")
@@ -82,7 +93,7 @@ def _convert_pose(path: str, yc: CfgNode, extra: dict, data_root: Optional[str],
     kernel = _final_conv_kernel(path, extra, (1, 3))
     num_gpus = _num_gpus(path, yc)
 
-    cfg = _load_bases(_POSE_BASES)
+    cfg = _load_bases(_MPII_POSE_BASES if mpii else _POSE_BASES)
     # Official update_config joins DATA_DIR with DATASET.ROOT and MODEL.PRETRAINED.
     yaml_root = osp.join(yc.DATA_DIR, yc.DATASET.ROOT)
     root = yaml_root if data_root is None else data_root
@@ -102,23 +113,36 @@ def _convert_pose(path: str, yc: CfgNode, extra: dict, data_root: Optional[str],
     model['codec'] = codec
     model['test_cfg'] = dict(flip_test=yc.TEST.FLIP_TEST, shift_heatmap=yc.TEST.SHIFT_HEATMAP)
 
-    # ---- data (official layout: ROOT/annotations/<prefix>_<set>.json, ROOT/images/<set>/)
+    # ---- data. Official layouts: COCO ROOT/annotations/<prefix>_<set>.json and
+    # ROOT/images/<set>/ (lib/dataset/coco.py); MPII ROOT/annot/<set>.json, ROOT/images/ and the
+    # evaluation GT ROOT/annot/gt_<set>.mat (lib/dataset/mpii.py).
     def ann_file(image_set: str) -> str:
+        if mpii:
+            return f'annot/{image_set}.json'
         prefix = 'image_info' if 'test' in image_set else 'person_keypoints'
         return f'annotations/{prefix}_{image_set}.json'
 
     def img_prefix(image_set: str) -> str:
+        if mpii:
+            return 'images/'
         return 'images/' + ('test2017' if 'test' in image_set else image_set) + '/'
 
     load = {} if yc.DATASET.COLOR_RGB else dict(to_rgb=False)  # official cv2 BGR without it
-    joint_weights = yc.LOSS.USE_DIFFERENT_JOINTS_WEIGHT
-    train_pipeline = _patch_pipeline(cfg['train_pipeline'], {
+    # The official MPII dataset has no joint weights (JointsDataset's default 1), so the flag only
+    # changes COCO training.
+    joint_weights = yc.LOSS.USE_DIFFERENT_JOINTS_WEIGHT and not mpii
+    # official: half body when more than NUM_JOINTS_HALF_BODY joints are visible
+    half_body = (dict(type='RandomHalfBody', prob=yc.DATASET.PROB_HALF_BODY,
+                      min_total_keypoints=yc.DATASET.NUM_JOINTS_HALF_BODY + 1)
+                 if yc.DATASET.PROB_HALF_BODY > 0 else None)
+    base_train = cfg['train_pipeline']
+    if mpii and half_body:  # the MPII base pipeline has none (the official YAML turns it off)
+        at = [t['type'] for t in base_train].index('RandomFlip') + 1
+        base_train = base_train[:at] + [half_body] + base_train[at:]
+    train_pipeline = _patch_pipeline(base_train, {
         'LoadImage': load,
         'RandomFlip': dict(prob=0.5) if yc.DATASET.FLIP else None,
-        # official: half body when more than NUM_JOINTS_HALF_BODY joints are visible
-        'RandomHalfBody': (dict(prob=yc.DATASET.PROB_HALF_BODY,
-                                min_total_keypoints=yc.DATASET.NUM_JOINTS_HALF_BODY + 1)
-                           if yc.DATASET.PROB_HALF_BODY > 0 else None),
+        **({} if mpii else {'RandomHalfBody': half_body}),
         'RandomBBoxTransform': dict(scale_factor=yc.DATASET.SCALE_FACTOR,
                                     rotate_factor=yc.DATASET.ROT_FACTOR),
         'TopdownAffine': dict(input_size=input_size),
@@ -151,7 +175,7 @@ def _convert_pose(path: str, yc: CfgNode, extra: dict, data_root: Optional[str],
             bbox_file = rel
         elif not osp.isabs(bbox_file):
             bbox_file = osp.abspath(bbox_file)
-    if not yc.TEST.USE_GT_BBOX and not bbox_file:
+    if not mpii and not yc.TEST.USE_GT_BBOX and not bbox_file:
         raise YacsImportError(f'{path}: TEST.USE_GT_BBOX is false but TEST.COCO_BBOX_FILE is '
                               'empty (the detector boxes to test on)')
     val = cfg['val_dataloader']
@@ -160,14 +184,19 @@ def _convert_pose(path: str, yc: CfgNode, extra: dict, data_root: Optional[str],
     val['pin_memory'] = yc.PIN_MEMORY
     val['dataset'].update(data_root=root, ann_file=ann_file(yc.DATASET.TEST_SET),
                           data_prefix=dict(img=img_prefix(yc.DATASET.TEST_SET)),
-                          bbox_file=bbox_file, det_score_thr=yc.TEST.IMAGE_THRE,
-                          use_gt_bbox=yc.TEST.USE_GT_BBOX, pipeline=val_pipeline)
+                          pipeline=val_pipeline)
+    if mpii:  # annotated centre and scale, no detector boxes
+        val['dataset']['gt_file'] = f'annot/gt_{yc.DATASET.TEST_SET}.mat'
+    else:
+        val['dataset'].update(bbox_file=bbox_file, det_score_thr=yc.TEST.IMAGE_THRE,
+                              use_gt_bbox=yc.TEST.USE_GT_BBOX)
     cfg['test_dataloader'] = copy.deepcopy(val)
 
     evaluator = cfg['val_evaluator']
-    evaluator.update(keypoint_score_thr=yc.TEST.IN_VIS_THRE, nms_thr=yc.TEST.OKS_THRE,
-                     nms_mode='soft_oks_nms' if yc.TEST.SOFT_NMS else 'oks_nms')
-    if 'test' in yc.DATASET.TEST_SET:  # official: results file only, no evaluation
+    if not mpii:  # MPII: the official PCKh table (the metric reads the val dataset's gt_file)
+        evaluator.update(keypoint_score_thr=yc.TEST.IN_VIS_THRE, nms_thr=yc.TEST.OKS_THRE,
+                         nms_mode='soft_oks_nms' if yc.TEST.SOFT_NMS else 'oks_nms')
+    if not mpii and 'test' in yc.DATASET.TEST_SET:  # official: results file only, no evaluation
         evaluator.update(ann_file=None, format_only=True,
                          outfile_prefix=f'results/keypoints_{yc.DATASET.TEST_SET}')
     # otherwise the metric evaluates against the val dataset's annotation file (under root)
@@ -192,7 +221,8 @@ def _convert_pose(path: str, yc: CfgNode, extra: dict, data_root: Optional[str],
 
     # ---- runtime
     _common_runtime(cfg, yc, yc.AUTO_RESUME)
-    cfg['default_hooks']['checkpoint'].update(save_best='coco/AP', rule='greater')
+    cfg['default_hooks']['checkpoint'].update(save_best='mpii/Mean' if mpii else 'coco/AP',
+                                              rule='greater')
     cfg.update(data_root=root, input_size=input_size, codec=codec,
                train_pipeline=train_pipeline, val_pipeline=val_pipeline)
     return cfg
