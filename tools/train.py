@@ -16,9 +16,11 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import os
+import time
 
 import torch
 from mmengine.config import Config, ConfigDict
+from mmengine.dist import is_main_process
 
 from hrnet_train.config import CfgOptionsAction, prepare_config
 from hrnet_train.engine.launch import (
@@ -28,6 +30,7 @@ from hrnet_train.engine.launch import (
     finish_distributed,
     run_tool,
 )
+from hrnet_train.engine.train_summary import train_summary
 from hrnet_train.utils import register_all_modules
 from hrnet_train.utils.errors import ConfigError
 
@@ -144,7 +147,11 @@ def main(argv: list[str] | None = None):
     register_all_modules(init_default_scope=True)
     cfg = build_config(args)
     runner = build_runner(cfg)
+    start = time.time()
     runner.train()
+    if is_main_process():
+        runner.logger.info('training done\n  ' +
+                           '\n  '.join(train_summary(runner, time.time() - start)))
     finish_distributed()
     return runner
 

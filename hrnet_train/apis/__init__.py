@@ -1,4 +1,16 @@
-"""Python inference API."""
-from .inference import inference_segmentor, inference_topdown, init_model
+"""Python inference API (docs/inference.md)."""
+from .inference import (
+    inference,
+    inference_classifier,
+    inference_detector,
+    inference_segmentor,
+    inference_topdown,
+    init_model,
+    load_image,
+    model_task,
+)
+from .results import ClsResult, DetResult, PoseResult, SegResult
 
-__all__ = ['inference_segmentor', 'inference_topdown', 'init_model']
+__all__ = ['ClsResult', 'DetResult', 'PoseResult', 'SegResult', 'inference',
+           'inference_classifier', 'inference_detector', 'inference_segmentor',
+           'inference_topdown', 'init_model', 'load_image', 'model_task']

@@ -184,8 +184,8 @@ def test_other_tools(capsys, tmp_path):
 def test_demo_tool(capsys, tmp_path):
     """Through hrnet_train.apis.init_model, which reads the config with
     hrnet_train.config.load_config."""
-    code, err = _call(_tool('demo/topdown_demo.py'), [tmp_path / 'c.py', 'x.pth', 'x.jpg'],
-                      capsys)
+    code, err = _call(_tool('demo.py'), [tmp_path / 'c.py', 'x.pth', 'x.jpg', '--out-dir',
+                                         tmp_path], capsys)
     assert code == 2
     _one_line(err, 'config file not found:', 'c.py')
 
