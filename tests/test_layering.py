@@ -27,6 +27,7 @@ LAYERS = (
     ('hrnet_train.visualization', 4),
     ('hrnet_train.apis', 5),
     ('hrnet_train.config', 5),
+    ('hrnet_train.deploy', 5),
 )
 # register_all_modules() exists to import every package (that is what registers them); it does
 # so inside the function, and nothing imports it but the entry points.
