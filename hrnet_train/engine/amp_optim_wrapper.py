@@ -6,15 +6,18 @@ mmengine 0.10.7's ``AmpOptimWrapper`` uses the deprecated ``torch.cuda.amp`` and
 """
 from __future__ import annotations
 
+import logging
 from contextlib import contextmanager
 from typing import Iterator, Union
 
 import torch
 import torch.nn as nn
 from mmengine.device import get_device
+from mmengine.logging import print_log
 from mmengine.optim import OptimWrapper
 
 from hrnet_train.registry import OPTIM_WRAPPERS
+from hrnet_train.utils.cpu_features import has_native_bf16
 
 
 def _model_device_type(model: nn.Module, default: str) -> str:
@@ -58,6 +61,11 @@ class AmpOptimWrapper(OptimWrapper):
             raise ValueError(f'optim_wrapper.dtype must be one of {self.valid_dtypes}, '
                              f'got {dtype!r}')
         self.cast_dtype = getattr(torch, dtype)
+        if self.device_type == 'cpu' and self.cast_dtype == torch.bfloat16 \
+                and has_native_bf16() is False:
+            print_log('AMP: bfloat16 autocast on a CPU without AVX512-BF16 or AMX: bfloat16 '
+                      'is emulated there and usually slower than float32 (drop --amp on this '
+                      'machine)', logger='current', level=logging.WARNING)
         enabled = self.cast_dtype == torch.float16
         self._scale_update_param = None
         if loss_scale == 'dynamic':

@@ -33,6 +33,19 @@ def test_amp_autocast_dtype_on_cpu():
     wrapper.load_state_dict(state)
 
 
+@pytest.mark.parametrize('native, warned', [(False, True), (True, False), (None, False)])
+def test_amp_bf16_on_cpu_says_when_it_is_emulated(monkeypatch, native, warned):
+    import hrnet_train.engine.amp_optim_wrapper as amp
+    logged = []
+    monkeypatch.setattr(amp, 'has_native_bf16', lambda: native)
+    monkeypatch.setattr(amp, 'print_log', lambda msg, **kw: logged.append(msg))
+    model = nn.Linear(2, 2)
+    AmpOptimWrapper(optimizer=torch.optim.SGD(model.parameters(), lr=0.1), dtype='bfloat16')
+    assert bool(logged) == warned
+    if warned:
+        assert 'without AVX512-BF16 or AMX' in logged[0] and 'slower than float32' in logged[0]
+
+
 def test_amp_rejects_bad_dtype():
     model = nn.Linear(2, 2)
     with pytest.raises(ValueError, match='optim_wrapper.dtype'):
