@@ -5,7 +5,7 @@ from typing import Any, Mapping, Optional
 
 from hrnet_train.registry import DATASETS
 
-from .seg_folder import SegFolderDataset, check_classes
+from .seg_folder import SegFolderDataset, check_fixed_labels
 
 # Class names and palette as open-mmlab/mmsegmentation mmseg/datasets/ade.py (ADE20KDataset),
 # in label order 1..150 of the annotation PNGs (stored here as train ids 0..149). 'bed ' keeps
@@ -84,12 +84,9 @@ class ADE20KDataset(SegFolderDataset):
 
     def __init__(self, *, data_root: str = '', data_prefix: Optional[Mapping[str, str]] = None,
                  metainfo: Optional[Mapping[str, Any]] = None, **kwargs: Any) -> None:
-        for key in ('label_map', 'reduce_zero_label'):
-            if key in kwargs:
-                raise ValueError(f'ADE20KDataset sets {key} itself (reduce_zero_label: 0 -> '
-                                 f'255, k -> k - 1); remove {key} from the config')
-        if metainfo and 'classes' in metainfo:
-            check_classes(metainfo['classes'], ADE20K_CLASSES, 'ADE20KDataset')
+        check_fixed_labels('ADE20KDataset', kwargs, metainfo, ADE20K_CLASSES,
+                           'ADE20KDataset sets {key} itself (reduce_zero_label: 0 -> 255, '
+                           'k -> k - 1)')
         kwargs.setdefault('img_suffix', '.jpg')
         kwargs.setdefault('seg_map_suffix', '.png')
         super().__init__(data_root=data_root, data_prefix=data_prefix, metainfo=metainfo,

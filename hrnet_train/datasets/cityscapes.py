@@ -9,7 +9,7 @@ import numpy as np
 from hrnet_train.registry import DATASETS
 from hrnet_train.utils.errors import DataError
 
-from .seg_folder import SegFolderDataset, check_classes
+from .seg_folder import SegFolderDataset, check_fixed_labels
 from .seg_labels import CITYSCAPES_LABEL_TABLE
 
 CITYSCAPES_CLASSES = (
@@ -84,13 +84,9 @@ class CityscapesDataset(SegFolderDataset):
         seg_map_suffix: str = _LABEL_TRAIN_IDS_SUFFIX,
         **kwargs: Any,
     ) -> None:
-        for key in ('label_map', 'reduce_zero_label'):
-            if key in kwargs:
-                raise ValueError(
-                    f'CityscapesDataset sets {key} itself (labelIds files get the official '
-                    f'34 -> 19 table); remove {key} from the config')
-        if metainfo and 'classes' in metainfo:
-            check_classes(metainfo['classes'], CITYSCAPES_CLASSES, 'CityscapesDataset')
+        check_fixed_labels('CityscapesDataset', kwargs, metainfo, CITYSCAPES_CLASSES,
+                           'CityscapesDataset sets {key} itself (labelIds files get the '
+                           'official 34 -> 19 table)')
         super().__init__(
             data_root=data_root, data_prefix=data_prefix, ann_file=ann_file, metainfo=metainfo,
             img_suffix=img_suffix, seg_map_suffix=seg_map_suffix, **kwargs)

@@ -7,7 +7,7 @@ from typing import Any, Mapping, Optional
 from hrnet_train.registry import DATASETS
 from hrnet_train.utils.errors import DataError
 
-from .seg_folder import SegFolderDataset, check_classes
+from .seg_folder import SegFolderDataset, check_fixed_labels
 
 # Class names and palette as open-mmlab/mmsegmentation mmseg/datasets/lip.py (LIPDataset); the
 # ids are those of the LIP annotation PNGs (0 = background).
@@ -67,12 +67,8 @@ class LIPDataset(SegFolderDataset):
     def __init__(self, *, data_root: str = '', data_prefix: Optional[Mapping[str, str]] = None,
                  ann_file: str = '', metainfo: Optional[Mapping[str, Any]] = None,
                  **kwargs: Any) -> None:
-        for key in ('label_map', 'reduce_zero_label'):
-            if key in kwargs:
-                raise ValueError(f'LIPDataset labels are train ids 0..19 (background is a '
-                                 f'class); remove {key} from the config')
-        if metainfo and 'classes' in metainfo:
-            check_classes(metainfo['classes'], LIP_CLASSES, 'LIPDataset')
+        check_fixed_labels('LIPDataset', kwargs, metainfo, LIP_CLASSES,
+                           'LIPDataset labels are train ids 0..19 (background is a class)')
         kwargs.setdefault('img_suffix', '.jpg')
         kwargs.setdefault('seg_map_suffix', '.png')
         super().__init__(data_root=data_root, data_prefix=data_prefix, ann_file=ann_file,

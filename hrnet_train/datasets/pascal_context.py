@@ -13,7 +13,7 @@ from typing import Any, Mapping, Optional
 from hrnet_train.registry import DATASETS
 from hrnet_train.utils.errors import DataError
 
-from .seg_folder import SegFolderDataset, check_classes
+from .seg_folder import SegFolderDataset, check_fixed_labels
 
 # The 59 classes, in label order 1..59 (open-mmlab/mmsegmentation 1.x
 # mmseg/datasets/pascal_context.py, PascalContextDataset59). This is the order of their raw
@@ -90,13 +90,9 @@ class PascalContextDataset(SegFolderDataset):
                  ann_file: str = '', metainfo: Optional[Mapping[str, Any]] = None,
                  **kwargs: Any) -> None:
         name = type(self).__name__
-        for key in ('label_map', 'reduce_zero_label'):
-            if key in kwargs:
-                raise ValueError(
-                    f'{name} sets {key} itself (59 classes: reduce_zero_label; '
-                    f'PascalContextDataset60: none); remove {key} from the config')
-        if metainfo and 'classes' in metainfo:
-            check_classes(metainfo['classes'], self.METAINFO['classes'], name)
+        check_fixed_labels(name, kwargs, metainfo, self.METAINFO['classes'],
+                           name + ' sets {key} itself (59 classes: reduce_zero_label; '
+                           'PascalContextDataset60: none)')
         kwargs.setdefault('img_suffix', '.jpg')
         kwargs.setdefault('seg_map_suffix', '.png')
         super().__init__(

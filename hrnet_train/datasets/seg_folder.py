@@ -216,3 +216,16 @@ def check_classes(classes: Sequence[str], expected: Sequence[str], dataset: str)
         raise ValueError(
             f'{dataset} has the fixed classes {tuple(expected)}; got metainfo.classes='
             f'{tuple(classes)}. For another class set use SegFolderDataset with label_map.')
+
+
+def check_fixed_labels(dataset: str, kwargs: Mapping[str, Any],
+                       metainfo: Optional[Mapping[str, Any]], classes: Sequence[str],
+                       reason: str) -> None:
+    """Raise when a config overrides what a public dataset fixes: its label convention
+    (``label_map``/``reduce_zero_label`` in ``kwargs``; ``reason`` says why, with ``{key}``) or
+    its classes (:func:`check_classes`)."""
+    for key in ('label_map', 'reduce_zero_label'):
+        if key in kwargs:
+            raise ValueError(reason.format(key=key) + f'; remove {key} from the config')
+    if metainfo and 'classes' in metainfo:
+        check_classes(metainfo['classes'], classes, dataset)

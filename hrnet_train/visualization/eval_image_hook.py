@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os.path as osp
+from abc import ABCMeta, abstractmethod
 from typing import Any, Optional, Sequence
 
 from mmengine.dist import is_main_process
@@ -25,7 +26,7 @@ def eval_tag(runner, phase: str) -> str:
     return 'val'
 
 
-class EvalImageHook(Hook):
+class EvalImageHook(Hook, metaclass=ABCMeta):
     """Write an image per prediction of the first ``max_images`` images of every evaluation to
     ``<work_dir>/vis/<tag>/`` (:func:`eval_tag`), on the main process only (in distributed
     evaluation: the first images of its shard).
@@ -61,9 +62,10 @@ class EvalImageHook(Hook):
         """Read what drawing needs from the dataset meta; False (after a warning) skips."""
         return True
 
+    @abstractmethod
     def write(self, pred: Any, img_path: str, out_dir: str) -> None:
-        """Draw one prediction of the image at ``img_path`` into ``out_dir``."""
-        raise NotImplementedError
+        """Draw one prediction of the image at ``img_path`` into ``out_dir`` (every subclass
+        implements it; the base class cannot be built)."""
 
     def unique_name(self, stem: str) -> str:
         """``stem``, or ``stem_1``, ``stem_2``... when already used in this evaluation."""

@@ -197,12 +197,19 @@ class CocoKeypointMetric(BaseMetric):
             if not coco_results:
                 print_log(f'{type(self).__name__}: no predictions to evaluate; every stat is 0',
                           logger='current', level=logging.WARNING)
-                return dict(zero_coco_stats('keypoints'))
+                return self.zero_stats()
             if self._coco is None:
                 self._coco = load_coco_gt(self._gt_file())
-            sigmas = (self.dataset_meta or {}).get('sigmas')
-            stats = evaluate_coco_results(
-                self._coco, res_file, 'keypoints', sigmas, use_area=self.use_area)
+            stats = self.evaluate_results_file(res_file, (self.dataset_meta or {}).get('sigmas'))
         logger.info(f'{type(self).__name__} ({len(coco_results)} results):\n'
                     f'{format_coco_stats(stats)}')
         return OrderedDict(stats)
+
+    def zero_stats(self) -> dict[str, float]:
+        """Every stat 0, for an evaluation without predictions."""
+        return dict(zero_coco_stats('keypoints'))
+
+    def evaluate_results_file(self, res_file: str, sigmas) -> dict[str, float]:
+        """Evaluate the results file against ``self._coco`` (pycocotools ``COCOeval``)."""
+        return evaluate_coco_results(self._coco, res_file, 'keypoints', sigmas,
+                                     use_area=self.use_area)

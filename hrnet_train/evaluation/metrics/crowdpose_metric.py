@@ -7,16 +7,11 @@ use_area=False, prefix='crowdpose')`` in configs/body_2d_keypoint/topdown_heatma
 """
 from __future__ import annotations
 
-import logging
-from collections import OrderedDict
 from typing import Optional
-
-from mmengine.logging import MMLogger, print_log
 
 from hrnet_train.registry import METRICS
 from hrnet_train.utils.errors import ConfigError
 
-from ..functional.coco_eval import coco_results_file, format_coco_stats, load_coco_gt
 from ..functional.crowdpose import (
     CROWD_INDEX_THRESHOLDS,
     CROWDPOSE_STAT_NAMES,
@@ -61,23 +56,10 @@ class CrowdPoseMetric(CocoKeypointMetric):
         super().__init__(ann_file, use_area=False, **kwargs)
         self.crowd_index_thresholds = (first, second)
 
-    def compute_metrics(self, results: list) -> dict[str, float]:
-        """Write ``<prefix>.keypoints.json`` and evaluate it with crowdposetools' rules."""
-        logger: MMLogger = MMLogger.get_current_instance()
-        coco_results = self.results_to_coco(results)
-        with coco_results_file(coco_results, self.outfile_prefix, 'keypoints') as res_file:
-            if self.format_only:
-                logger.info(f'{type(self).__name__}: results written to {res_file}')
-                return {}
-            if not coco_results:
-                print_log(f'{type(self).__name__}: no predictions to evaluate; every stat is 0',
-                          logger='current', level=logging.WARNING)
-                return {name: 0.0 for name in CROWDPOSE_STAT_NAMES}
-            if self._coco is None:
-                self._coco = load_coco_gt(self._gt_file())
-            stats = evaluate_crowdpose_results(
-                self._coco, res_file, (self.dataset_meta or {}).get('sigmas'),
-                crowd_index_thresholds=self.crowd_index_thresholds)
-        logger.info(f'{type(self).__name__} ({len(coco_results)} results):\n'
-                    f'{format_coco_stats(stats)}')
-        return OrderedDict(stats)
+    def zero_stats(self) -> dict[str, float]:
+        return {name: 0.0 for name in CROWDPOSE_STAT_NAMES}
+
+    def evaluate_results_file(self, res_file: str, sigmas) -> dict[str, float]:
+        """Evaluate the results file with crowdposetools' rules."""
+        return evaluate_crowdpose_results(self._coco, res_file, sigmas,
+                                          crowd_index_thresholds=self.crowd_index_thresholds)
