@@ -7,7 +7,7 @@ import os
 from collections.abc import Mapping, Sequence
 
 import numpy as np
-from mmengine.dataset import BaseDataset
+from mmengine.dataset import BaseDataset, force_full_init
 from mmengine.fileio import join_path
 from mmengine.logging import print_log
 
@@ -107,6 +107,19 @@ def _parse_keypoints(raw, num_kpts: int) -> tuple[np.ndarray | None, str | None]
     if len(bad):
         return None, f'has non-finite keypoints (NaN or Inf) at keypoint index {bad.tolist()}'
     return kpts, None
+
+
+_IMMUTABLE = (str, int, float, bool, type(None), np.generic)
+
+
+def _private_copy(value):
+    """A copy of one record value that a transform may change in place without touching the
+    dataset: arrays copied, immutable values shared, anything else deep-copied."""
+    if isinstance(value, np.ndarray):
+        return value.copy()
+    if isinstance(value, _IMMUTABLE):
+        return value
+    return copy.deepcopy(value)
 
 
 def _det_box_is_valid(det) -> bool:
@@ -370,9 +383,21 @@ class CocoKeypointDataset(BaseDataset):
                   f'{self.det_score_thr}', logger='current', level=logging.INFO)
         return data_list
 
+    @force_full_init
     def get_data_info(self, idx: int) -> dict:
-        """The idx-th instance plus the per-sample meta the transforms read (architecture doc)."""
-        info = super().get_data_info(idx)
+        """The idx-th instance plus the per-sample meta the transforms read (architecture doc).
+
+        The record is the sample's own copy: with ``serialize_data`` (the default) it is
+        unpickled from the shared bytes (mmengine); otherwise its arrays are copied and its other
+        values shared, immutable ones as they are (str, numbers) and any other a deep copy,
+        instead of mmengine's deep copy of the whole record. The meta lists and ``joint_weights``
+        are fresh per sample, so a transform may change them in place.
+        """
+        if self.serialize_data:
+            info = super().get_data_info(idx)
+        else:
+            info = {k: _private_copy(v) for k, v in self.data_list[idx].items()}
+            info['sample_idx'] = idx if idx >= 0 else len(self) + idx
         meta = self._metainfo
         info['flip_indices'] = list(meta['flip_indices'])
         info['upper_body_ids'] = list(meta['upper_body_ids'])

@@ -389,3 +389,79 @@ def test_bbox_file_and_ann_file_follow_data_root():
     assert ds.metainfo['ann_file'] == osp.join(DATA_ROOT, ANN)
     # detector instances carry no ground truth: every keypoint unlabelled
     assert ds.get_data_info(0)['keypoints_visible'].sum() == 0
+
+
+def _snapshot(info: dict) -> dict:
+    return {k: (v.copy() if isinstance(v, np.ndarray) else list(v) if isinstance(v, list) else v)
+            for k, v in info.items()}
+
+
+def _assert_same(a: dict, b: dict) -> None:
+    assert a.keys() == b.keys()
+    for k in a:
+        if isinstance(a[k], np.ndarray):
+            np.testing.assert_array_equal(a[k], b[k], err_msg=k)
+            assert a[k].dtype == b[k].dtype, k
+        else:
+            assert a[k] == b[k], k
+
+
+@pytest.mark.parametrize('reduced', [False, True])
+@pytest.mark.parametrize('serialize', [True, False])
+def test_samples_are_private_copies_and_repeat_exactly(serialize, reduced):
+    """Running the train pipeline twice on one index (same seed) gives the same sample, and
+    leaves the stored record and the dataset meta unchanged, whether the record is unpickled
+    (serialize_data) or copied (arrays copied, immutable values shared)."""
+    pipeline = _pipeline(train=True)
+    pipeline[0] = dict(type='LoadImage', reduced_decode=reduced)
+    ds = _coco(pipeline=pipeline, serialize_data=serialize)
+    idx = 0  # the largest person: some box scale draws allow a 1/2 decode
+    stored = _snapshot(ds.get_data_info(idx))
+    meta = dict(flip_indices=list(ds.metainfo['flip_indices']),
+                joint_weights=ds.metainfo['joint_weights'].copy(),
+                sigmas=ds.metainfo['sigmas'].copy(),
+                upper_body_ids=list(ds.metainfo['upper_body_ids']))
+    def sample():  # ds[idx], noting the flip and the decode reduction on the way
+        d = ds.get_data_info(idx)
+        for t in ds.pipeline.transforms:
+            seen.update({k: d[k] for k in ('flip', 'decode_reduction') if k in d})
+            d = t(d)
+        draws.append((seen['flip'], seen['decode_reduction']))
+        return d
+
+    runs, draws, seen = [], [], {}
+    for _ in range(2):
+        np.random.seed(3)
+        runs.append([sample() for _ in range(8)])
+    for a, b in zip(*runs):
+        assert (a['inputs'] == b['inputs']).all()
+        assert (a['data_samples'].gt_heatmaps == b['data_samples'].gt_heatmaps).all()
+        np.testing.assert_array_equal(a['data_samples'].gt_keypoints,
+                                      b['data_samples'].gt_keypoints)
+        assert a['data_samples'].metainfo.keys() == b['data_samples'].metainfo.keys()
+    assert draws[:8] == draws[8:]
+    assert {f for f, _ in draws} == {True, False}  # both branches ran (seed 3)
+    assert {r for _, r in draws} == ({1, 2} if reduced else {1})
+    # a transform changing the sample in place does not reach the dataset
+    info = ds.get_data_info(idx)
+    info['keypoints'] += 100
+    info['bbox'][:] = 0
+    info['flip_indices'].reverse()
+    info['joint_weights'] *= 0
+    info['upper_body_ids'].append(99)
+    _assert_same(_snapshot(ds.get_data_info(idx)), stored)
+    _assert_same(dict(flip_indices=list(ds.metainfo['flip_indices']),
+                      joint_weights=ds.metainfo['joint_weights'],
+                      sigmas=ds.metainfo['sigmas'],
+                      upper_body_ids=list(ds.metainfo['upper_body_ids'])), meta)
+    assert ds.get_data_info(-1)['sample_idx'] == len(ds) - 1
+
+
+def test_record_copy_shares_only_immutable_values():
+    from hrnet_train.datasets.coco_keypoints import _private_copy
+    arr, nested = np.arange(3.), [np.zeros(2)]
+    assert _private_copy(arr) is not arr and (_private_copy(arr) == arr).all()
+    assert _private_copy('a.jpg') == 'a.jpg' and _private_copy(3) == 3
+    copied = _private_copy(nested)
+    copied[0][0] = 1
+    assert nested[0][0] == 0

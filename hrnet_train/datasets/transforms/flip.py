@@ -10,6 +10,8 @@ from mmcv.transforms import BaseTransform
 from hrnet_train.registry import TRANSFORMS
 from hrnet_train.structures import flip_boxes, flip_keypoints
 
+from .loading import DeferredImage
+
 
 def swap_label_pairs(seg: np.ndarray, pairs: Sequence[Sequence[int]]) -> np.ndarray:
     """Swap the class ids of each (a, b) pair in a label map (left <-> right classes).
@@ -52,6 +54,10 @@ class RandomFlip(BaseTransform):
       ``((14, 15), (16, 17), (18, 19))``), the two ids of each pair are also swapped, as in the
       official HRNet ``lib/datasets/lip.py``. Other ids and 255 are kept.
 
+    An image not decoded yet (a ``DeferredImage`` from ``LoadImage(reduced_decode=True)``) is
+    only marked as mirrored: ``TopdownAffine`` folds the mirror into its warp, so no flipped copy
+    is made; the annotations are flipped as above with the width W of the full image.
+
     Reads:   img, keypoints (optional, with keypoints_visible and flip_indices), bbox_center,
              bbox (x1, y1, x2, y2), gt_bboxes (B, 4), gt_seg_map (with flip_label_pairs)
              (all optional)
@@ -84,8 +90,12 @@ class RandomFlip(BaseTransform):
     def flip(results: dict) -> dict:
         """Mirror ``results`` in place, unconditionally."""
         img = results['img']
-        w = img.shape[1]
-        results['img'] = cv2.flip(img, 1)  # same as img[:, ::-1], ~30x faster (contiguous)
+        if isinstance(img, DeferredImage):
+            w = img.width
+            results['img'] = img.mirrored()
+        else:
+            w = img.shape[1]
+            results['img'] = cv2.flip(img, 1)  # same as img[:, ::-1], ~30x faster (contiguous)
         if results.get('keypoints') is not None:
             if 'flip_indices' not in results:
                 raise KeyError('RandomFlip needs "flip_indices" to flip keypoints '

@@ -20,6 +20,8 @@ from hrnet_train.structures import (
     fix_aspect_ratio,
 )
 
+from .loading import DeferredImage
+
 __all__ = ['RandomHalfBody', 'RandomBBoxTransform', 'TopdownAffine', 'GenerateTarget']
 
 
@@ -156,11 +158,22 @@ class TopdownAffine(BaseTransform):
     the input keep their coordinates; the codec gives them zero weight when their Gaussian is off
     the heatmap.
 
-    Reads:   img, bbox_center, bbox_scale, bbox_rotation (optional, degrees), keypoints (optional)
+    A ``DeferredImage`` (``LoadImage(reduced_decode=True)``) is decoded here, at the largest
+    reduction r in {1, 2, 4, 8} with ``r * margin`` <= the image pixels per input pixel along the
+    warp's most stretched direction (the box after the aspect fix over ``input_size``), and
+    warped in one ``cv2.warpAffine`` from the reduced image: the source matrix is ``warp_matrix
+    @ P``, P the reduced -> image pixel map (``x = r u + (r - 1) / 2``, then the mirror ``x ->
+    W - 1 - x`` when RandomFlip marked it). With r = 1 and no mirror the result is bit-identical
+    to the eager path. ``warp_matrix`` stays image pixels -> input pixels, so keypoints, codecs
+    and the evaluation's inverse map are unchanged.
+
+    Reads:   img ((H, W, 3) uint8 or DeferredImage), bbox_center, bbox_scale, bbox_rotation
+             (optional, degrees), keypoints (optional)
     Changes: img -> (H, W, 3) uint8 of input_size; keypoints -> input pixels;
              bbox_scale -> aspect-fixed (w, h) image pixels
     Adds:    input_size (w, h), input_center (2,), input_scale (2,) (the warped box, image pixels),
-             warp_matrix (2, 3) float32, image pixels -> input pixels
+             warp_matrix (2, 3) float32, image pixels -> input pixels, decode_reduction (int r,
+             1 for an image decoded by LoadImage)
 
     Args:
         input_size: model input (width, height), e.g. (192, 256).
@@ -186,7 +199,12 @@ class TopdownAffine(BaseTransform):
             warp = build_udp_warp_matrix(center, scale, rot, (w, h))
         else:
             warp = build_warp_matrix(center, scale, rot, (w, h))
-        results['img'] = cv2.warpAffine(results['img'], warp, (w, h), flags=cv2.INTER_LINEAR)
+        img = results['img']
+        if isinstance(img, DeferredImage):
+            results['img'], results['decode_reduction'] = _warp_deferred(img, warp, (w, h))
+        else:
+            results['img'] = cv2.warpAffine(img, warp, (w, h), flags=cv2.INTER_LINEAR)
+            results['decode_reduction'] = 1
         if results.get('keypoints') is not None:
             results['keypoints'] = apply_affine(results['keypoints'], warp)
         results['bbox_scale'] = scale
@@ -198,6 +216,36 @@ class TopdownAffine(BaseTransform):
 
     def __repr__(self) -> str:
         return f'{self.__class__.__name__}(input_size={self.input_size}, use_udp={self.use_udp})'
+
+
+def _min_step(linear: np.ndarray) -> float:
+    """Source pixels per output pixel along the most stretched direction of a (2, 2) map
+    (source -> output): 1 / its largest singular value (closed form for 2 x 2)."""
+    a, b, c, d = (float(v) for v in np.asarray(linear, dtype=np.float64).ravel())
+    s = a * a + b * b + c * c + d * d
+    sigma_max = np.sqrt(0.5 * (s + np.sqrt(max(s * s - 4 * (a * d - b * c) ** 2, 0.))))
+    return float(1. / sigma_max) if sigma_max > 0 else 0.
+
+
+def _warp_deferred(img: DeferredImage, warp: np.ndarray,
+                   size: tuple[int, int]) -> tuple[np.ndarray, int]:
+    """Decode ``img`` at the reduction the warp allows and warp it to ``size``.
+
+    Args:
+        img: the undecoded (maybe mirrored) image.
+        warp: (2, 3) float32, image pixels -> output pixels.
+        size: output (width, height).
+
+    Returns:
+        (height, width, 3) uint8 and the reduction r used.
+    """
+    r = img.reduction_for(_min_step(warp[:, :2]))
+    src = img.decode(r)
+    if r == 1 and not img.flipped:
+        mat = warp  # the eager path's exact matrix: bit-identical output
+    else:
+        mat = warp.astype(np.float64) @ img.reduced_to_image(r)  # reduced px -> output px
+    return cv2.warpAffine(src, mat, size, flags=cv2.INTER_LINEAR), r
 
 
 @TRANSFORMS.register_module()

@@ -105,3 +105,36 @@ def test_swap_label_pairs_values_and_errors():
     for bad in ([(1, 2), (2, 3)], [(4, 4)], [(1, 255)], [(1, 2, 3)]):
         with pytest.raises(ValueError, match='flip_label_pairs'):
             swap_label_pairs(seg, bad)
+
+
+def test_flip_of_a_deferred_image_marks_it_and_flips_the_annotations(monkeypatch):
+    """No pixels: the image is only marked mirrored (TopdownAffine folds the mirror into its
+    warp); keypoints and boxes flip with the full image's width, as on the decoded image."""
+    from pathlib import Path
+
+    import hrnet_train.datasets.transforms.loading as loading
+    from hrnet_train.datasets.transforms import LoadImage
+    from hrnet_train.datasets.transforms.loading import DeferredImage
+    path = str(Path(__file__).resolve().parents[3] / 'data/coco_tiny/val2017/000000000785.jpg')
+    s = _sample()
+    del s['img'], s['gt_seg_map']
+    eager = RandomFlip(prob=1.)(dict(LoadImage()(dict(img_path=path)), **_sample_keys(s)))
+    decodes = []
+    real = loading.cv2.imdecode
+    monkeypatch.setattr(loading.cv2, 'imdecode', lambda *a: decodes.append(1) or real(*a))
+    loaded = LoadImage(reduced_decode=True)(dict(img_path=path))
+    once = RandomFlip(prob=1.)(dict(loaded, **_sample_keys(s)))
+    assert decodes == []
+    assert isinstance(once['img'], DeferredImage) and once['img'].flipped
+    assert once['flip'] is True and once['img_shape'] == (425, 640)
+    for key in ('keypoints', 'keypoints_visible', 'bbox', 'bbox_center', 'gt_bboxes'):
+        np.testing.assert_array_equal(once[key], eager[key], err_msg=key)
+    np.testing.assert_array_equal(once['keypoints'][0], [639 - 15., 5.])  # x -> W - 1 - x
+    twice = RandomFlip(prob=1.)(once)
+    assert not twice['img'].flipped and loaded['img'].flipped is False
+    kept = RandomFlip(prob=0.)(dict(loaded, **_sample_keys(s)))
+    assert kept['img'] is loaded['img']
+
+
+def _sample_keys(s: dict) -> dict:
+    return {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in s.items()}

@@ -106,3 +106,151 @@ def test_each_image_is_decoded_once(tmp_path, monkeypatch):
     monkeypatch.setattr(loading.cv2, 'imread', lambda *a: calls.append('imread'))
     assert LoadImage()(dict(img_path=str(path)))['img'].shape == (425, 640, 3)
     assert calls == ['imdecode']
+
+
+# ------------------------------------------------------------------------------------------------
+# Deferred (reduced-resolution) decoding
+# ------------------------------------------------------------------------------------------------
+def _bundled(name: str) -> str:
+    from pathlib import Path
+    return str(Path(__file__).resolve().parents[3] / 'data/coco_tiny/val2017' / name)
+
+
+IMG_ABS = _bundled('000000000785.jpg')
+BUNDLED = ('000000000785.jpg', '000000040083.jpg', '000000196141.jpg', '000000197388.jpg')
+
+
+def _with_exif_orientation(data: bytes, orientation: int, byte_order: bytes = b'MM') -> bytes:
+    """The JPEG with an APP1 EXIF block holding one IFD0 entry, Orientation (0x0112)."""
+    import struct
+    e = '>' if byte_order == b'MM' else '<'
+    tiff = (byte_order + struct.pack(e + 'HI', 42, 8) + struct.pack(e + 'H', 1)
+            + struct.pack(e + 'HHIHH', 0x0112, 3, 1, orientation, 0) + struct.pack(e + 'I', 0))
+    payload = b'Exif\x00\x00' + tiff
+    return data[:2] + b'\xff\xe1' + struct.pack('>H', len(payload) + 2) + payload + data[2:]
+
+
+@pytest.mark.parametrize('name', BUNDLED)
+def test_jpeg_header_size_is_the_decoded_size(name):
+    from hrnet_train.datasets.transforms.loading import jpeg_reducible_size
+    data = np.fromfile(_bundled(name), np.uint8)
+    assert jpeg_reducible_size(data) == cv2.imdecode(data, cv2.IMREAD_COLOR).shape[:2]
+
+
+def test_jpeg_header_size_none_for_other_files_and_rotated_exif():
+    from hrnet_train.datasets.transforms.loading import jpeg_reducible_size
+    data = _bundled_bytes()
+    png = cv2.imencode('.png', np.zeros((5, 7, 3), np.uint8))[1]
+    assert jpeg_reducible_size(png) is None
+    assert jpeg_reducible_size(np.frombuffer(b'not a jpeg', np.uint8)) is None
+    assert jpeg_reducible_size(np.frombuffer(data[:300], np.uint8)) is None  # no frame header
+    for order in (b'MM', b'II'):
+        upright = np.frombuffer(_with_exif_orientation(data, 1, order), np.uint8)
+        assert jpeg_reducible_size(upright) == (425, 640)
+        rotated = np.frombuffer(_with_exif_orientation(data, 6, order), np.uint8)
+        assert jpeg_reducible_size(rotated) is None
+        assert cv2.imdecode(rotated, cv2.IMREAD_COLOR).shape[:2] == (640, 425)  # cv2 rotates
+
+
+@pytest.mark.parametrize('r', [2, 4, 8])
+def test_reduced_decode_pixel_u_is_the_mean_of_original_pixels_ur_to_ur_plus_r(r):
+    """libjpeg DCT scaling: size ceil(H / r) x ceil(W / r); pixel u averages original pixels
+    [u r, (u + 1) r), centre r u + (r - 1) / 2. A block grid shifted by one original pixel is
+    several times further off."""
+    from hrnet_train.datasets.transforms.loading import DeferredImage
+    data = np.fromfile(_bundled('000000000785.jpg'), np.uint8)
+    img = DeferredImage(IMG, data, (425, 640), to_rgb=False)
+    red = img.decode(r).astype(np.float32)
+    assert red.shape == (-(-425 // r), -(-640 // r), 3)
+    full = cv2.imdecode(data, cv2.IMREAD_COLOR).astype(np.float32)
+    hh, ww = 425 // r - 2, 640 // r - 2
+
+    def mad(shift):
+        blocks = full[r + shift:r + shift + hh * r, r + shift:r + shift + ww * r]
+        blocks = blocks.reshape(hh, r, ww, r, 3).mean((1, 3))
+        return float(np.abs(red[1:1 + hh, 1:1 + ww] - blocks).mean())
+    assert mad(0) < 0.6
+    assert mad(-1) > 3 * mad(0) and mad(1) > 3 * mad(0)
+    # the (3, 3) map of reduced pixels to image pixels says the same
+    np.testing.assert_allclose(img.reduced_to_image(r) @ [1., 2., 1.],
+                               [r + (r - 1) / 2, 2 * r + (r - 1) / 2, 1.])
+    np.testing.assert_allclose(img.mirrored().reduced_to_image(r) @ [1., 2., 1.],
+                               [639 - r - (r - 1) / 2, 2 * r + (r - 1) / 2, 1.])
+
+
+def test_reduced_decode_defers_jpeg_and_keeps_the_checks(tmp_path):
+    from hrnet_train.datasets.transforms.loading import DeferredImage
+    out = LoadImage(reduced_decode=True)(dict(img_path=IMG_ABS))
+    img = out['img']
+    assert isinstance(img, DeferredImage) and not img.flipped
+    assert out['img_shape'] == out['ori_shape'] == (425, 640)
+    assert (img.height, img.width) == (425, 640)
+    np.testing.assert_array_equal(img.decode(1), read_image(IMG_ABS))
+    np.testing.assert_array_equal(LoadImage(reduced_decode=True, to_rgb=False)(
+        dict(img_path=IMG_ABS))['img'].decode(1), cv2.imread(IMG_ABS))
+    # the truncation check runs on the deferred path too
+    cut = tmp_path / 'cut.jpg'
+    cut.write_bytes(_bundled_bytes()[:-2])
+    with pytest.raises(DataError, match=r'^image file .*cut\.jpg is truncated or corrupt '):
+        LoadImage(reduced_decode=True)(dict(img_path=str(cut)))
+    with pytest.raises(FileNotFoundError, match=r'nope\.jpg'):
+        LoadImage(reduced_decode=True)(dict(img_path=str(tmp_path / 'nope.jpg')))
+
+
+
+def test_deferred_decode_failures_name_the_file(monkeypatch):
+    import hrnet_train.datasets.transforms.loading as loading
+    img = LoadImage(reduced_decode=True)(dict(img_path=IMG_ABS))['img']
+    monkeypatch.setattr(loading.cv2, 'imdecode', lambda data, flag: None)
+    with pytest.raises(DataError, match=r'^could not decode image file .*000000000785\.jpg'):
+        img.decode(2)
+    monkeypatch.setattr(loading.cv2, 'imdecode', lambda data, flag: np.zeros((10, 20, 3)))
+    with pytest.raises(DataError, match=r'^image file .*000000000785\.jpg decoded at 1/2 to '
+                                        r'20x10, its header gives 640x425 \(expected 320x213\)$'):
+        img.decode(2)
+    with pytest.raises(ValueError, match='reduction must be one of 1, 2, 4, 8, got 3'):
+        img.decode(3)
+
+
+def test_reduced_decode_decodes_other_files_at_load(tmp_path):
+    png = np.random.default_rng(0).integers(0, 256, (40, 30, 3), dtype=np.uint8)
+    cv2.imwrite(str(tmp_path / 'a.png'), png)
+    out = LoadImage(reduced_decode=True)(dict(img_path=str(tmp_path / 'a.png')))
+    np.testing.assert_array_equal(out['img'], png[..., ::-1])
+    assert out['img_shape'] == (40, 30)
+    rotated = tmp_path / 'rotated.jpg'
+    rotated.write_bytes(_with_exif_orientation(_bundled_bytes(), 6))
+    out = LoadImage(reduced_decode=True)(dict(img_path=str(rotated)))
+    assert isinstance(out['img'], np.ndarray) and out['img_shape'] == (640, 425)
+    np.testing.assert_array_equal(out['img'], read_image(str(rotated)))
+
+
+def test_deferred_image_refuses_pixel_access_with_one_line():
+    import copy
+    import pickle
+
+    from hrnet_train.datasets.transforms import PackPoseInputs, Resize
+    img = LoadImage(reduced_decode=True)(dict(img_path=IMG_ABS))['img']
+    msg = r'image .*000000000785\.jpg is not decoded .*use LoadImage\(\) in this pipeline$'
+    with pytest.raises(TypeError, match=msg):
+        np.asarray(img)
+    with pytest.raises(TypeError, match=msg):
+        img[0]
+    with pytest.raises(AttributeError, match=msg):
+        img.shape
+    with pytest.raises(AttributeError, match=msg):  # a transform that needs pixels
+        PackPoseInputs()(dict(img=img))
+    with pytest.raises(AttributeError, match=msg):
+        Resize(scale=(100, 50))(dict(img=img, img_shape=(425, 640)))
+    # copy and pickle work (the DataLoader and mmengine may copy results)
+    for clone in (copy.deepcopy(img), pickle.loads(pickle.dumps(img))):
+        assert (clone.height, clone.width, clone.flipped) == (425, 640, False)
+        np.testing.assert_array_equal(clone.data, img.data)
+
+
+def test_reduced_decode_arguments():
+    with pytest.raises(ValueError, match='reduced_decode must be True or False'):
+        LoadImage(reduced_decode='yes')
+    with pytest.raises(ValueError, match='reduced_decode_margin must be > 0'):
+        LoadImage(reduced_decode=True, reduced_decode_margin=0)
+    assert 'reduced_decode=True' in repr(LoadImage(reduced_decode=True))

@@ -1,3 +1,4 @@
+import cv2
 import numpy as np
 import pytest
 
@@ -136,3 +137,118 @@ def test_generate_target():
     out = GenerateTarget(encoder=cfg, use_dataset_keypoint_weights=True)(dict(results))
     assert out['keypoint_weights'].tolist() == [1., 1.5, 0.]
     assert isinstance(GenerateTarget(encoder=cfg).encoder, MSRAHeatmap)
+
+
+# ------------------------------------------------------------------------------------------------
+# Deferred decoding (LoadImage(reduced_decode=True)): flip folded into the warp, 1/r decode
+# ------------------------------------------------------------------------------------------------
+def _coco_instance(index: int, *, reduced: bool, margin: float = 1.0, flip: bool = False,
+                   rot: float = 0., scale: float = 1.) -> dict:
+    """A bundled COCO person up to TopdownAffine, with fixed augmentation."""
+    from pathlib import Path
+
+    from hrnet_train.datasets import CocoKeypointDataset
+    from hrnet_train.datasets.transforms import GetBBoxCenterScale, LoadImage, RandomFlip
+    root = Path(__file__).resolve().parents[3] / 'data/coco_tiny'
+    ds = CocoKeypointDataset(ann_file='annotations/test_coco.json', data_root=str(root),
+                             data_prefix=dict(img='val2017/'), test_mode=True)
+    load = LoadImage(reduced_decode=reduced, reduced_decode_margin=margin)
+    d = GetBBoxCenterScale(padding=1.25)(load(ds.get_data_info(index)))
+    if flip:
+        d = RandomFlip(prob=1.)(d)
+    d['bbox_scale'] = d['bbox_scale'] * np.float32(scale)
+    d['bbox_rotation'] = rot
+    return d
+
+
+CODEC = dict(type='MSRAHeatmap', input_size=(192, 256), heatmap_size=(48, 64), sigma=2)
+
+
+@pytest.mark.parametrize('use_udp', [False, True])
+@pytest.mark.parametrize('rot', [0., 30.])
+@pytest.mark.parametrize('flip', [False, True])
+def test_deferred_full_decode_matches_eager(flip, rot, use_udp):
+    """Forced r = 1 (a huge margin): unmirrored bit-identical; mirrored (the flip folded into
+    the matrix instead of cv2.flip) within 1 grey level, from the warp's 1/32 px fixed-point
+    source coordinates; keypoints, matrix and targets identical."""
+    affine = TopdownAffine((192, 256), use_udp=use_udp)
+    target = GenerateTarget(encoder=CODEC)
+    eager = target(affine(_coco_instance(0, reduced=False, flip=flip, rot=rot)))
+    deferred = target(affine(_coco_instance(0, reduced=True, margin=1e9, flip=flip, rot=rot)))
+    assert deferred['decode_reduction'] == eager['decode_reduction'] == 1
+    assert deferred['img'].shape == (256, 192, 3) and deferred['img'].dtype == np.uint8
+    diff = np.abs(eager['img'].astype(int) - deferred['img'].astype(int))
+    if flip:
+        assert diff.max() <= 1 and (diff > 0).mean() < 1e-3
+    else:
+        assert diff.max() == 0
+    for key in ('keypoints', 'keypoints_visible', 'warp_matrix', 'bbox_scale', 'bbox_center',
+                'heatmaps', 'keypoint_weights'):
+        np.testing.assert_array_equal(deferred[key], eager[key], err_msg=key)
+    assert deferred['img_shape'] == eager['img_shape'] == (425, 640)
+
+
+def test_each_deferred_image_is_decoded_once(monkeypatch):
+    import hrnet_train.datasets.transforms.loading as loading
+    calls = []
+    real = loading.cv2.imdecode
+    monkeypatch.setattr(loading.cv2, 'imdecode', lambda *a: calls.append(a[1]) or real(*a))
+    d = _coco_instance(0, reduced=True, flip=True, scale=1.35)  # LoadImage, RandomFlip
+    assert calls == []
+    out = TopdownAffine((192, 256))(d)
+    assert out['decode_reduction'] == 2 and len(calls) == 1
+
+
+@pytest.mark.parametrize('scale_w,margin,expected', [
+    (1.9, 1., 1), (2.05, 1., 2), (4.1, 1., 4), (7.9, 1., 4), (9., 1., 8), (40., 1., 8),
+    (4.1, 2., 2), (1.6, 0.75, 2)])
+@pytest.mark.parametrize('rot', [0., 45.])
+def test_reduction_is_the_largest_that_still_downsamples(scale_w, margin, expected, rot):
+    """r * margin <= image pixels per input pixel (box width / 192 after the aspect fix); a
+    rotation does not change it."""
+    d = _coco_instance(0, reduced=True, margin=margin, rot=rot)
+    d['bbox_scale'] = np.array([192 * scale_w, 10.], np.float32)  # height grows to 256 / 192
+    out = TopdownAffine((192, 256))(d)
+    assert out['decode_reduction'] == expected
+    np.testing.assert_allclose(out['bbox_scale'], [192 * scale_w, 256 * scale_w], rtol=1e-6)
+
+
+@pytest.mark.parametrize('r', [2, 4])
+@pytest.mark.parametrize('flip', [False, True])
+def test_reduced_warp_equals_an_independent_resample(r, flip):
+    """The one warp from the 1/r image equals sampling that image, bilinearly, at
+    u = (x_file - (r - 1) / 2) / r where x_file is the inverse-warped input pixel, mirrored
+    (x_file = W - 1 - x) when flipped: the matrix composition, checked with cv2.remap."""
+    from hrnet_train.structures import invert_affine
+    d = _coco_instance(10, reduced=True, margin=1.7 / (1.3 * r), flip=flip, rot=25.)  # 1.73 px/px
+    img = d['img']
+    out = TopdownAffine((192, 256))(d)
+    assert out['decode_reduction'] == r
+    inv = invert_affine(out['warp_matrix'])  # input px -> image px
+    ys, xs = np.mgrid[0:256, 0:192].astype(np.float64)
+    x = inv[0, 0] * xs + inv[0, 1] * ys + inv[0, 2]
+    y = inv[1, 0] * xs + inv[1, 1] * ys + inv[1, 2]
+    if flip:
+        x = 640 - 1 - x
+    u, v = (x - (r - 1) / 2) / r, (y - (r - 1) / 2) / r
+    src = cv2.imdecode(img.data, {2: cv2.IMREAD_REDUCED_COLOR_2,
+                                  4: cv2.IMREAD_REDUCED_COLOR_4}[r])[..., ::-1]
+    ref = cv2.remap(np.ascontiguousarray(src), u.astype(np.float32), v.astype(np.float32),
+                    cv2.INTER_LINEAR)
+    diff = np.abs(ref.astype(int) - out['img'].astype(int))
+    assert diff.max() <= 1 and diff.mean() < 0.01  # a wrong centre (u = x / r): mean > 2.8
+    # keypoints never see the reduced image
+    np.testing.assert_allclose(out['keypoints'],
+                               _apply(out['warp_matrix'], _coco_instance(
+                                   10, reduced=False, flip=flip)['keypoints']))
+
+
+def test_reduced_crop_is_close_to_the_full_decode():
+    """At 3 image px per input px (r = 2) the crops differ by the full decode's aliasing only:
+    a few grey levels on average (docs/benchmark.md has the numbers on every bundled person)."""
+    scale = 3 * 192 / 324.075  # person 0: aspect-fixed box width 324.075 px
+    eager = TopdownAffine((192, 256))(_coco_instance(0, reduced=False, scale=scale))
+    reduced = TopdownAffine((192, 256))(_coco_instance(0, reduced=True, scale=scale))
+    assert reduced['decode_reduction'] == 2
+    mad = np.abs(eager['img'].astype(float) - reduced['img'].astype(float)).mean()
+    assert 0.5 < mad < 8
