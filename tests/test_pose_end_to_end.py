@@ -82,6 +82,18 @@ def test_quickstart_trains_evaluates_and_tests(tmp_path, monkeypatch):
     assert 'loaded 350/350 tensors' in proc.stdout + proc.stderr
     assert json.loads(out2.read_text()) == saved
 
+    # The inference speed switches give the same numbers (BN folding rounds at 1e-6).
+    out3 = tmp_path / 'metrics_fast.json'
+    proc = subprocess.run([sys.executable, 'tools/test.py', str(CONFIG), str(ckpt),
+                           '--work-dir', str(tmp_path / 'test3'), '--out', str(out3),
+                           '--fuse-bn', '--channels-last'],
+                          cwd=ROOT, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert 'fuse_bn: folded 58/58 BatchNorm layers' in proc.stdout + proc.stderr
+    fast = json.loads(out3.read_text())
+    for key in saved:
+        assert abs(fast[key] - saved[key]) < 1e-4, key
+
 
 def test_detector_box_evaluation_on_bundled_images(tmp_path, monkeypatch):
     """The official protocol: person detector boxes (score >= 0), flip test, rescoring, OKS-NMS;

@@ -33,7 +33,7 @@ import cv2
 import numpy as np
 from mmengine.logging import MMLogger
 
-from hrnet_train.engine.launch import ToolArgumentParser, run_tool
+from hrnet_train.engine.launch import ToolArgumentParser, add_speed_arguments, run_tool
 from hrnet_train.utils.errors import DataError
 
 IMAGE_SUFFIXES = ('.jpg', '.jpeg', '.png', '.bmp', '.webp', '.tif', '.tiff', '.ppm', '.pgm')
@@ -50,6 +50,7 @@ def parse_args(argv: Optional[list[str]] = None):
     p.add_argument('input', help='image, folder, glob pattern (quoted) or video file')
     p.add_argument('--out-dir', required=True, help='folder for the drawings and the JSON files')
     p.add_argument('--device', default='cpu')
+    add_speed_arguments(p, test=True)
     p.add_argument('--cfg-options', nargs='+', action=CfgOptionsAction,
                    help='override config entries of the model config, key=value')
     p.add_argument('--batch-size', type=int, default=8,
@@ -230,7 +231,8 @@ class Predictor:
         from hrnet_train.apis import init_model, model_task
         self.args = args
         self.model = init_model(args.config, args.checkpoint, device=args.device,
-                                cfg_options=args.cfg_options)
+                                cfg_options=args.cfg_options, fuse_bn=args.fuse_bn,
+                                channels_last=args.channels_last, compile=args.compile)
         self.task = model_task(self.model)
         sources = [name for name, given in (
             ('--det-file', args.det_file), ('--det-config/--det-checkpoint',

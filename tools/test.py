@@ -30,6 +30,8 @@ from mmengine.dist import is_main_process
 from hrnet_train.config import CfgOptionsAction, prepare_config
 from hrnet_train.engine.launch import (
     ToolArgumentParser,
+    add_speed_arguments,
+    apply_speed_arguments,
     build_runner,
     exit_process,
     finish_distributed,
@@ -51,6 +53,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument('--cfg-options', nargs='+', action=CfgOptionsAction,
                         help="override config entries, key=value; data_root=DIR also moves every "
                         "dataset that uses the config's data_root")
+    add_speed_arguments(parser, test=True)
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
                         default='none', help='job launcher')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
@@ -123,6 +126,7 @@ def build_config(args: argparse.Namespace) -> Config:
     if '://' not in args.checkpoint and not osp.isfile(args.checkpoint):  # URLs load later
         raise FileNotFoundError(f'checkpoint file not found: {args.checkpoint}')
     cfg.load_from = args.checkpoint
+    apply_speed_arguments(cfg, args)
     cfg.resume = False
     if args.dump is not None:
         apply_dump(cfg, dump_prefix(args.dump))

@@ -25,6 +25,8 @@ from mmengine.dist import is_main_process
 from hrnet_train.config import CfgOptionsAction, prepare_config
 from hrnet_train.engine.launch import (
     ToolArgumentParser,
+    add_speed_arguments,
+    apply_speed_arguments,
     build_runner,
     exit_process,
     finish_distributed,
@@ -58,6 +60,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument('--tensorboard', action='store_true',
                         help='also write TensorBoard events (adds TensorboardVisBackend to '
                         'visualizer.vis_backends; needs the tensorboard package)')
+    add_speed_arguments(parser, test=False)
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
                         default='none', help='job launcher')
     # torch.distributed.launch passes --local_rank (old) or --local-rank (torch >= 2.0);
@@ -133,6 +136,7 @@ def build_config(args: argparse.Namespace) -> Config:
         apply_auto_scale_lr(cfg)
     if args.tensorboard:
         apply_tensorboard(cfg)
+    apply_speed_arguments(cfg, args)
     apply_resume(cfg, args.resume)
     return cfg
 

@@ -49,7 +49,9 @@ def _dataset_meta(cfg: Config) -> dict:
 
 
 def init_model(config: Union[str, Config], checkpoint: Optional[str] = None, *,
-               device: str = 'cpu', cfg_options: Optional[dict] = None) -> torch.nn.Module:
+               device: str = 'cpu', cfg_options: Optional[dict] = None,
+               fuse_bn: bool = False, channels_last: bool = False,
+               compile: Union[bool, dict] = False) -> torch.nn.Module:
     """Build ``cfg.model``, load ``checkpoint`` strictly and put it in eval mode on ``device``.
 
     ``checkpoint`` is a path, URL or ``open-mmlab://`` name in any layout
@@ -57,9 +59,22 @@ def init_model(config: Union[str, Config], checkpoint: Optional[str] = None, *,
     it (``CheckpointError`` otherwise, e.g. for a checkpoint of another task). ``model.cfg`` is
     set, and ``model.dataset_meta`` from the checkpoint's ``meta.dataset_meta`` when it has one
     (every checkpoint ``tools/train.py`` writes does), else from the config's test dataset.
+
+    The speed switches (docs/benchmark.md; each leaves the results equal up to float rounding):
+    ``fuse_bn`` folds every BatchNorm into its convolution; ``channels_last`` stores the weights
+    and the input batches as NHWC; ``compile`` (True or ``torch.compile`` arguments) compiles the
+    backbone and head with inductor freezing, eager with a warning where that does not work.
+    The first calls of a compiled model are slow (graph building), and each new input shape
+    builds a graph again.
     """
     from hrnet_train.config import load_config
-    from hrnet_train.models.utils import load_checkpoint, read_checkpoint
+    from hrnet_train.engine.channels_last import enable_channels_last
+    from hrnet_train.models.utils import (
+        compile_network,
+        fuse_batchnorm,
+        load_checkpoint,
+        read_checkpoint,
+    )
     from hrnet_train.utils import register_all_modules
     register_all_modules()
     cfg = load_config(config) if isinstance(config, str) else copy.deepcopy(config)
@@ -77,7 +92,14 @@ def init_model(config: Union[str, Config], checkpoint: Optional[str] = None, *,
             meta = dict(ckpt['meta'].get('dataset_meta') or meta)
     model.cfg = cfg
     model.dataset_meta = meta
-    return model.to(device).eval()
+    model = model.to(device).eval()
+    if fuse_bn:
+        fuse_batchnorm(model, inplace=True)
+    if channels_last:
+        enable_channels_last(model)
+    if compile:
+        compile_network(model, freeze=True, **({} if compile is True else dict(compile)))
+    return model
 
 
 def model_task(model: torch.nn.Module) -> str:

@@ -25,6 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from hrnet_train.models.utils.fuse_bn import fuse_batchnorm
 from hrnet_train.utils.errors import CheckpointError, ConfigError
 
 from .decode import (
@@ -34,7 +35,6 @@ from .decode import (
     refine_dark_udp,
     refine_quarter_offset,
 )
-from .fuse_bn import fuse_batchnorm
 
 __all__ = ['TASK_OUTPUTS', 'model_task', 'default_input_size', 'check_checkpoint_task',
            'build_export_module', 'export_onnx', 'PoseExportModule', 'SegExportModule',

@@ -110,6 +110,27 @@ class ToolArgumentParser(argparse.ArgumentParser):
         self.exit(EXIT_INPUT_ERROR, f'error: {message}; see {self.prog} --help\n')
 
 
+def add_speed_arguments(parser: argparse.ArgumentParser, *, test: bool) -> None:
+    """The speed switches of ``tools/train.py`` (``test=False``) and ``tools/test.py``
+    (``test=True``); :func:`apply_speed_arguments` writes them into the config."""
+    parser.add_argument('--channels-last', action='store_true',
+                        help='NHWC model and input batches (config key channels_last)')
+    parser.add_argument('--compile', action='store_true',
+                        help='torch.compile the backbone, neck and head (config key compile; '
+                        'eager with a warning where torch.compile does not work)')
+    if test:
+        parser.add_argument('--fuse-bn', action='store_true',
+                            help='fold BatchNorm into the convolutions (config key fuse_bn)')
+
+
+def apply_speed_arguments(cfg: Config, args: argparse.Namespace) -> None:
+    """Set ``channels_last`` / ``compile`` / ``fuse_bn`` for the switches given (a switch
+    never turns off what the config enables)."""
+    for key in ('channels_last', 'compile', 'fuse_bn'):
+        if getattr(args, key, False):
+            cfg[key] = cfg.get(key) or True
+
+
 def run_tool(main: Callable[[list], Any], argv: Optional[Sequence[str]] = None) -> int:
     """Run a tool's ``main(argv)`` and turn an exception into one line on stderr.
 

@@ -19,8 +19,15 @@ What it changes relative to mmengine 0.10.7 (REFERENCE §5.2, §6):
   :class:`FastResumeIterBasedTrainLoop` (resume without replaying the dataloader).
 - Distributed training works without CUDA (gloo, DDP without ``device_ids``).
 - ``channels_last = True`` in a config converts the model and its input batches.
-  ``compile`` and ``sync_bn='torch'`` are mmengine's own options and pass through
-  (SyncBN needs CUDA; on CPU it is skipped with a warning).
+- ``compile = True`` (or a dict of ``torch.compile`` arguments) compiles the network modules in
+  place (:func:`hrnet_train.models.utils.compile_network`: backbone, neck, pose/seg/cls heads;
+  the checkpoint keys do not change), instead of mmengine's compiled ``train_step``; in
+  ``test()`` with inductor freezing. When ``torch.compile`` does not work on the machine, a
+  warning says why and the run is eager.
+- ``fuse_bn = True`` folds every BatchNorm into its convolution before ``test()`` (not during
+  training's validation: the folded model cannot train).
+- ``sync_bn='torch'`` is mmengine's own option and passes through (SyncBN needs CUDA; on CPU it
+  is skipped with a warning).
 
 Checkpoint *writing* is mmengine's, extended through hooks: atomic files via the
 ``'atomic_local'`` storage backend (:class:`AtomicCheckpointHook`), RNG states and the sampler
@@ -39,6 +46,8 @@ from mmengine.model import MMDistributedDataParallel, is_model_wrapper
 from mmengine.runner import EpochBasedTrainLoop
 from mmengine.runner import Runner as MMEngineRunner
 
+from hrnet_train.models.utils.compile import compile_network
+from hrnet_train.models.utils.fuse_bn import count_batchnorms, fuse_batchnorm
 from hrnet_train.models.utils.official_weights import load_checkpoint as load_model_weights
 from hrnet_train.models.utils.official_weights import read_checkpoint
 from hrnet_train.registry import MODEL_WRAPPERS, RUNNERS
@@ -74,6 +83,8 @@ class Runner(MMEngineRunner):
 
     Extra config keys (read from the config, like mmengine's ``compile``):
         channels_last (bool): convert the model and the preprocessed batches to NHWC.
+        compile (bool | dict): ``torch.compile`` the network modules (training and test).
+        fuse_bn (bool): fold BatchNorm into the convolutions for ``test()``.
     """
 
     def train(self) -> nn.Module:
@@ -94,6 +105,44 @@ class Runner(MMEngineRunner):
                     hook.restore_handlers()
             if lock is not None:
                 lock.release()
+
+    def test(self) -> dict:
+        """mmengine's test, with ``fuse_bn`` and ``compile`` applied once the checkpoint is
+        loaded."""
+        if self._test_loop is None:
+            raise RuntimeError('test() needs test_dataloader, test_cfg and test_evaluator')
+        self._test_loop = self.build_test_loop(self._test_loop)
+        self.call_hook('before_run')
+        self.load_or_resume()
+        self._speed_up_inference()
+        metrics = self.test_loop.run()
+        self.call_hook('after_run')
+        return metrics
+
+    def _speed_up_inference(self) -> None:
+        model = self.model.module if is_model_wrapper(self.model) else self.model
+        if self.cfg.get('fuse_bn', False):
+            before = count_batchnorms(model)
+            fuse_batchnorm(model, inplace=True)
+            self.logger.info(f'fuse_bn: folded {before - count_batchnorms(model)}/{before} '
+                             'BatchNorm layers into their convolutions')
+        self._compile_network(model, freeze=True)
+
+    def _maybe_compile(self, target: str) -> None:
+        """Called by mmengine's ``train()``: compile the network modules, not ``train_step``."""
+        model = self.model.module if is_model_wrapper(self.model) else self.model
+        self._compile_network(model, freeze=False)
+
+    def _compile_network(self, model: nn.Module, *, freeze: bool) -> None:
+        cfg = self.cfg.get('compile', None)
+        if not cfg:
+            return
+        kwargs = {} if cfg is True else dict(cfg)
+        names = compile_network(model, freeze=freeze, **kwargs)
+        if names:
+            self.logger.info(f'compile: {", ".join(names)} compiled with torch.compile'
+                             f'{" (freezing)" if freeze else ""}; the first iterations are '
+                             'slow while the graphs are built')
 
     def _lock_work_dir(self) -> Optional[WorkDirLock]:
         """Rank 0 takes the lock; its verdict is broadcast so that every rank stops."""

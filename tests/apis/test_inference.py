@@ -161,6 +161,30 @@ def test_inference_topdown_batched_equals_one_by_one(ckpts):
     assert inference_topdown(model, IMG_785, np.zeros((0, 4))) == []
 
 
+@pytest.mark.parametrize('cfg_name', ['pose', 'seg', 'cls'])
+def test_init_model_speed_switches_keep_the_results(ckpts, cfg_name):
+    """fuse_bn + channels_last (the eager speed switches) predict what the plain model does."""
+    from hrnet_train.models.utils import count_batchnorms
+    cfg = dict(pose=POSE_CFG, seg=SEG_CFG, cls=CLS_CFG)[cfg_name]
+    plain = init_model(str(cfg), str(ckpts[cfg_name]))
+    fast = init_model(str(cfg), str(ckpts[cfg_name]), fuse_bn=True, channels_last=True)
+    assert count_batchnorms(plain) > 0 and count_batchnorms(fast) == 0
+    assert next(fast.backbone.parameters()).is_contiguous(memory_format=torch.channels_last)
+    if cfg_name == 'pose':
+        boxes = np.array([[280, 45, 500, 380]], np.float32)
+        a, = inference_topdown(plain, IMG_785, boxes)
+        b, = inference_topdown(fast, IMG_785, boxes)
+        np.testing.assert_allclose(b.keypoints, a.keypoints, atol=1e-3)
+        np.testing.assert_allclose(b.keypoint_scores, a.keypoint_scores, rtol=1e-4, atol=1e-6)
+    elif cfg_name == 'seg':
+        a, b = inference_segmentor(plain, FRAME), inference_segmentor(fast, FRAME)
+        assert (a.label_map == b.label_map).mean() > 0.999
+    else:
+        a = inference_classifier(plain, IMG_785)
+        b = inference_classifier(fast, IMG_785)
+        np.testing.assert_allclose(b.scores, a.scores, rtol=1e-4, atol=1e-6)
+
+
 def test_inference_errors_are_one_line(ckpts, tmp_path):
     model = init_model(str(POSE_CFG), str(ckpts['pose']))
     with pytest.raises(ValueError, match=r'\(H, W, 3\) uint8 RGB array, got float32 \(5, 5\)'):

@@ -95,7 +95,43 @@ def test_pipeline_record():
                              'PackPoseInputs']
     assert set(r['per_transform_ms']) == {'get_data_info', *r['pipeline']}
     assert all(v >= 0 for v in r['per_transform_ms'].values())
+    assert r['reduced_decode'] is False and r['decode_reductions'] == {'1': 2 * 3}
     json.dumps(r)
+
+
+def test_pipeline_record_with_reduced_decode():
+    r = B.measure_pipeline(warm=2, rounds=2, per_round=20, reduced_decode=True)
+    assert r['bench'] == 'pose_topdown_train_pipeline_reduced' and r['reduced_decode'] is True
+    assert r['samples_per_s'] > 0 and r['pipeline'][0] == 'LoadImage'
+    counts = r['decode_reductions']
+    assert set(counts) <= {'1', '2', '4', '8'} and sum(counts.values()) == 2 * 20
+    assert counts.get('1', 0) > 0  # most bundled persons are smaller than 2x the input
+    assert '| top-down train pipeline, reduced decode, 1 core, real COCO val2017 images | 1 |' \
+        in B.format_table([r])
+    with pytest.raises(ValueError, match='no LoadImage step'):
+        B._with_reduced_decode([dict(type='TopdownAffine')])
+
+
+@pytest.mark.parametrize('reduced', [False, True])
+def test_loader_records(reduced):
+    recs = B.measure_loader(workers=(0, 1), batch_size=4, batches=2, warm_batches=1,
+                            reduced_decode=reduced, model_img_per_s=10.0)
+    assert [r['num_workers'] for r in recs] == [0, 1]
+    for r in recs:
+        assert r['bench'] == 'pose_topdown_train_loader' and r['reduced_decode'] is reduced
+        assert (r['batch_size'], r['batches'], r['warm_batches']) == (4, 2, 1)
+        assert r['input_shape'] == [3, 256, 192] and r['heatmap_shape'] == [17, 64, 48]
+        assert r['samples_per_s'] > 0 and r['ms_per_batch'] > 0
+        assert r['loader_over_model'] == pytest.approx(r['samples_per_s'] / 10.0)
+        assert r['dataset'].endswith('(12 instances) x 1')  # 12 >= 4 x (1 + 2) samples
+        json.dumps(r)
+    table = B.format_loader_table(recs).splitlines()
+    assert len(table) == 4 and table[2].startswith('| 0 | 4 | ')
+
+
+def test_loader_cli_rejects_bad_workers(tmp_path):
+    with pytest.raises(ValueError, match='--workers must be comma-separated integers'):
+        B.main(['--loader', '--workers', 'a,b', '--out', str(tmp_path / 'o.json')])
 
 
 def test_table_and_comparison(session, tmp_path):

@@ -4,6 +4,8 @@
         [--channels-last] [--amp bf16] [--out FILE] [--peer PEER_JSON]
     python tools/analysis/benchmark.py --compare OURS_JSON PEER_JSON
     python tools/analysis/benchmark.py --ops [--quick] [--threads 2] [--out FILE]
+    python tools/analysis/benchmark.py --loader [--workers 0,1,2] [--batch-size 32]
+        [--reduced-decode] [--loader-model-rate IMG_PER_S] [--out FILE]
 
 Mirrors ``/work/shared/bench/peer_bench.py`` (mmpose 1.3.2 / mmseg 1.2.2, see docs/benchmark.md) so
 the two can be run back to back and compared as ratios on the same machine:
@@ -37,6 +39,11 @@ here (``torch``, and ``torchvision`` where it imports): RoIAlign forward and for
 the detector's RoI extractor calls it (512 RoIs x 256 channels x 7 x 7 over the stride 4..32 maps
 of an 800 x 1216 image, one call per level, adaptive sampling, ``aligned=True``) and NMS of 1000
 and 5000 boxes; it prints ms/iter per backend and torch / torchvision when both exist.
+
+``--loader`` measures the COCO train pipeline through the real data loader instead: the config's
+``train_dataloader`` (its sampler, ``pseudo_collate``), built by the runner's ``build_dataloader``
+over data/coco_tiny repeated, in samples/s per ``--workers`` count (all CPUs, not pinned), next to
+the model's training rate when ``--loader-model-rate`` gives it.
 
 FLOP convention (as the peer): ``gmacs_per_img`` counts conv/linear multiply-accumulates / 1e9;
 achieved GFLOP/s = 2 x MACs / s, training counted as 3 x the forward MACs.
@@ -243,8 +250,10 @@ def _sync_bn_to_bn(cfg):
     return cfg
 
 
-def build_model(config: str | os.PathLike) -> 'torch.nn.Module':
-    """Build ``cfg.model`` for one process: backbone ``init_cfg=None``, SyncBN -> BN.
+def build_model(config: str | os.PathLike, *, fast_fusion: bool = True,
+                with_cp: bool = False) -> 'torch.nn.Module':
+    """Build ``cfg.model`` for one process: backbone ``init_cfg=None``, SyncBN -> BN, the
+    backbone's ``fast_fusion`` and ``with_cp`` (activation checkpointing) switches set.
 
     ``init_weights()`` is not called: parameters keep PyTorch's default initialisation (the peer
     does the same; the official std-0.001 init can drive eval-mode activations into denormals).
@@ -257,6 +266,8 @@ def build_model(config: str | os.PathLike) -> 'torch.nn.Module':
     cfg = Config.fromfile(str(config))
     model_cfg = _sync_bn_to_bn(cfg.model.to_dict())
     model_cfg['backbone']['init_cfg'] = None
+    model_cfg['backbone']['fast_fusion'] = fast_fusion
+    model_cfg['backbone']['with_cp'] = with_cp
     return MODELS.build(model_cfg)
 
 
@@ -284,26 +295,46 @@ def _prepare(model, x, channels_last: bool):
     return x
 
 
-def _variant(amp: Optional[str], channels_last: bool) -> dict:
+def _variant(amp: Optional[str], channels_last: bool, fuse_bn: bool = False,
+             compile: bool = False, fast_fusion: bool = True, with_cp: bool = False) -> dict:
     return dict(precision='bf16-autocast' if amp else 'fp32',
-                memory_format='channels_last' if channels_last else 'NCHW')
+                memory_format='channels_last' if channels_last else 'NCHW',
+                fuse_bn=fuse_bn, compiled=compile, fast_fusion=fast_fusion, with_cp=with_cp)
+
+
+def _inference_model(model, *, fuse_bn: bool, compile: bool):
+    """The eval-mode model the inference figures time: ``model`` itself, or a copy with the
+    BatchNorms folded and/or the network compiled (inductor freezing, static shapes)."""
+    import copy
+
+    from hrnet_train.models.utils import compile_network, fuse_batchnorm
+    model.eval()
+    if not (fuse_bn or compile):
+        return model
+    net = fuse_batchnorm(model) if fuse_bn else copy.deepcopy(model)
+    if compile:
+        compile_network(net, freeze=True, dynamic=False)
+    return net
 
 
 def measure_pose(session: Session, config: str | os.PathLike = POSE_CONFIG, *,
                  infer_batches: Sequence[int] = (1, 8), train_batches: Sequence[int] = (8, 32),
                  input_hw: Optional[tuple[int, int]] = None,
                  timings: Optional[dict[str, Timing]] = None, amp: Optional[str] = None,
-                 channels_last: bool = False, name: str = 'pose_w32',
+                 channels_last: bool = False, fuse_bn: bool = False, compile: bool = False,
+                 fast_fusion: bool = True, with_cp: bool = False, name: str = 'pose_w32',
                  label: str = 'hrnet-train HRNet-W32') -> list[dict]:
     """Pose figures: ``<name>_macs``, ``<name>_infer`` per inference batch, ``<name>_train`` per
     training batch. The training step is forward (``mode='tensor'``) + the model's loss module
     (KeypointMSELoss with target weights, against random (N, K, h, w) heatmaps) + backward +
-    SGD(lr 1e-3, momentum 0.9), as the peer's step."""
+    SGD(lr 1e-3, momentum 0.9), as the peer's step. The speed switches: ``channels_last``,
+    ``fuse_bn`` (inference figures), ``compile`` (``compile_network``: freezing for inference,
+    static shapes), ``fast_fusion`` (the backbone's in-place fusion)."""
     import torch
     timings = timings or peer_timings(False)
     hw = tuple(input_hw or _config_input_hw(config))
     torch.manual_seed(0)
-    model = build_model(config)
+    model = build_model(config, fast_fusion=fast_fusion, with_cp=with_cp)
     params = sum(p.numel() for p in model.parameters()) / 1e6
     gmacs = count_macs(model, torch.randn(1, 3, *hw)) / 1e9
     label = f'{label} {hw[0]}x{hw[1]}'
@@ -311,21 +342,25 @@ def measure_pose(session: Session, config: str | os.PathLike = POSE_CONFIG, *,
                              gmacs_counted_conv_linear=gmacs, input_hw=list(hw),
                              config=str(config)))]
     readme = POSE_W32_README_GMACS if name == 'pose_w32' else None
-    var = _variant(amp, channels_last)
+    var = _variant(amp, channels_last, fuse_bn, compile, fast_fusion, with_cp)
 
-    model.eval()
+    net = _inference_model(model, fuse_bn=fuse_bn, compile=compile)
     for bs in infer_batches:
-        x = _prepare(model, torch.randn(bs, 3, *hw), channels_last)
+        x = _prepare(net, torch.randn(bs, 3, *hw), channels_last)
 
         def infer():
             with torch.no_grad(), _autocast(amp):
-                return model(x)
+                return net(x)
         p0 = session.probe()
         t, ts = bench(infer, timings['pose_infer'])
         out.append(session.model_record(f'{name}_infer', label, 'infer', bs, hw, t, ts, gmacs,
                                         params, p0, gmacs_readme=readme, **var))
+    net = None  # frees the inference copy
 
     model.train()
+    if compile:
+        from hrnet_train.models.utils import compile_network
+        compile_network(model, dynamic=False)
     opt = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9)
     for bs in train_batches:
         x = _prepare(model, torch.randn(bs, 3, *hw), channels_last)
@@ -354,7 +389,9 @@ def measure_pose(session: Session, config: str | os.PathLike = POSE_CONFIG, *,
 def measure_seg(session: Session, config: str | os.PathLike, *, name: str, label: str,
                 input_hw: tuple[int, int] = SEG_INPUT_HW, infer_batch: int = 1,
                 train_batch: int = 2, timings: Optional[dict[str, Timing]] = None,
-                amp: Optional[str] = None, channels_last: bool = False) -> list[dict]:
+                amp: Optional[str] = None, channels_last: bool = False, fuse_bn: bool = False,
+                compile: bool = False, fast_fusion: bool = True,
+                with_cp: bool = False) -> list[dict]:
     """Segmentation figures ``<name>_macs``, ``<name>_infer`` ('whole': logits resized to the
     input) and ``<name>_train`` (``model.loss``: logits resized to the labels, the config's CE,
     pixel accuracy; SGD lr 0.01, momentum 0.9, weight decay 5e-4) on random images and labels
@@ -364,27 +401,31 @@ def measure_seg(session: Session, config: str | os.PathLike, *, name: str, label
     timings = timings or peer_timings(False)
     hw = tuple(input_hw)
     torch.manual_seed(0)
-    model = build_model(config)
+    model = build_model(config, fast_fusion=fast_fusion, with_cp=with_cp)
     params = sum(p.numel() for p in model.parameters()) / 1e6
     gmacs = count_macs(model, torch.randn(1, 3, *hw)) / 1e9
     label = f'{label} {hw[0]}x{hw[1]}'
     out = [session.emit(dict(bench=f'{name}_macs', model=label, params_m=params,
                              gmacs_counted_conv_linear=gmacs, input_hw=list(hw),
                              config=str(config)))]
-    var = _variant(amp, channels_last)
+    var = _variant(amp, channels_last, fuse_bn, compile, fast_fusion, with_cp)
 
-    model.eval()
-    x = _prepare(model, torch.randn(infer_batch, 3, *hw), channels_last)
+    net = _inference_model(model, fuse_bn=fuse_bn, compile=compile)
+    x = _prepare(net, torch.randn(infer_batch, 3, *hw), channels_last)
 
     def infer():
         with torch.no_grad(), _autocast(amp):
-            return model.inference(x)
+            return net.inference(x)
     p0 = session.probe()
     t, ts = bench(infer, timings['seg_infer'])
     out.append(session.model_record(f'{name}_infer', label, 'infer', infer_batch, hw, t, ts,
                                     gmacs, params, p0, **var))
+    net = None  # frees the inference copy
 
     model.train()
+    if compile:
+        from hrnet_train.models.utils import compile_network
+        compile_network(model, dynamic=False)
     opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=5e-4)
     x = _prepare(model, torch.randn(train_batch, 3, *hw), channels_last)
     g = torch.Generator().manual_seed(0)
@@ -411,14 +452,25 @@ def measure_seg(session: Session, config: str | os.PathLike, *, name: str, label
 # ------------------------------------------------------------------------------------------------
 # Data pipeline (one core)
 # ------------------------------------------------------------------------------------------------
+def _with_reduced_decode(pipeline_cfg: list[dict]) -> list[dict]:
+    """The pipeline with ``reduced_decode=True`` on its LoadImage step."""
+    if not any(t.get('type') == 'LoadImage' for t in pipeline_cfg):
+        raise ValueError('train_pipeline has no LoadImage step to set reduced_decode on')
+    return [dict(t, reduced_decode=True) if t.get('type') == 'LoadImage' else t
+            for t in pipeline_cfg]
+
+
 def measure_pipeline(config: str | os.PathLike = PIPELINE_CONFIG, *,
                      data_root: str | os.PathLike = COCO_TINY, ann_file: str = COCO_TINY_ANN,
                      img_prefix: str = COCO_TINY_IMG, warm: int = 20, rounds: int = 7,
-                     per_round: int = 100, max_instances: int = 200) -> dict:
+                     per_round: int = 100, max_instances: int = 200,
+                     reduced_decode: bool = False) -> dict:
     """Samples/s of the config's ``train_pipeline`` with ``CocoKeypointDataset`` (record
-    ``pose_topdown_train_pipeline``).
+    ``pose_topdown_train_pipeline``, or ``pose_topdown_train_pipeline_reduced`` with
+    ``reduced_decode=True`` set on its LoadImage: the JPEG is decoded by TopdownAffine, at 1/r
+    when the crop allows; ``decode_reductions`` counts the timed samples per r).
 
-    A sample is ``dataset.get_data_info(i)`` (mmengine's per-sample copy) followed by every
+    A sample is ``dataset.get_data_info(i)`` (the per-sample copy) followed by every
     transform, as ``dataset[i]`` does; instances are visited in order. The median over ``rounds``
     of the mean time per sample within a round is reported, with the mean time of each transform.
     Runs in the calling process: the CLI pins a child process to one CPU first.
@@ -433,6 +485,8 @@ def measure_pipeline(config: str | os.PathLike = PIPELINE_CONFIG, *,
     cfg = Config.fromfile(str(config))
     pipeline_cfg = [t.to_dict() if hasattr(t, 'to_dict') else dict(t)
                     for t in cfg.train_pipeline]
+    if reduced_decode:
+        pipeline_cfg = _with_reduced_decode(pipeline_cfg)
     data_root = str(data_root)
     ds = CocoKeypointDataset(ann_file=ann_file, data_root=data_root,
                              data_prefix=dict(img=img_prefix), pipeline=pipeline_cfg,
@@ -441,6 +495,7 @@ def measure_pipeline(config: str | os.PathLike = PIPELINE_CONFIG, *,
     transforms = list(ds.pipeline.transforms)
     names = [type(t).__name__ for t in transforms]
     per = {n: 0.0 for n in ['get_data_info'] + names}
+    reductions: dict[str, int] = {}
     np.random.seed(0)
 
     def one(i: int, acc: bool):
@@ -453,6 +508,9 @@ def measure_pipeline(config: str | os.PathLike = PIPELINE_CONFIG, *,
             d = tr(d)
             if acc:
                 per[n] += time.perf_counter() - t
+                if 'decode_reduction' in d:
+                    r = str(d.pop('decode_reduction'))
+                    reductions[r] = reductions.get(r, 0) + 1
         return d
 
     out = None
@@ -479,8 +537,9 @@ def measure_pipeline(config: str | os.PathLike = PIPELINE_CONFIG, *,
     sizes = [cv2.imread(p).shape[:2] for p in paths]
     ann_path = os.path.join(data_root, ann_file)
     return dict(
-        bench='pose_topdown_train_pipeline',
+        bench='pose_topdown_train_pipeline' + ('_reduced' if reduced_decode else ''),
         source=f'real COCO val2017 images ({os.path.relpath(ann_path, ROOT)})',
+        reduced_decode=reduced_decode, decode_reductions=dict(sorted(reductions.items())),
         samples_per_s=1 / med, ms_per_sample=1e3 * med, rounds=rounds,
         samples_per_round=per_round, cpus=len(os.sched_getaffinity(0)), n_instances=n_inst,
         n_images=len(paths),
@@ -499,13 +558,15 @@ def _pipeline_child(args: argparse.Namespace) -> None:
     cv2.setNumThreads(0)  # as default_runtime env_cfg opencv_num_threads=0
     torch.set_num_threads(1)
     rounds, per_round = (3, 40) if args.quick else (7, 100)
-    rec = measure_pipeline(args.pipeline_config, data_root=args.data_root, rounds=rounds,
-                           per_round=per_round)
-    print('JSON ' + json.dumps(rec), flush=True)
+    for reduced in (False, True):
+        rec = measure_pipeline(args.pipeline_config, data_root=args.data_root, rounds=rounds,
+                               per_round=per_round, reduced_decode=reduced)
+        print('JSON ' + json.dumps(rec), flush=True)
 
 
 def run_pipeline_pinned(session: Session, args: argparse.Namespace) -> dict:
-    """Run :func:`measure_pipeline` in a child process pinned to one CPU and emit its record."""
+    """Run :func:`measure_pipeline` (the config's pipeline, then with reduced decode) in a child
+    process pinned to one CPU and emit its records; returns the last."""
     cmd = [sys.executable, os.path.abspath(__file__), '--pipeline-child',
            '--pipeline-config', str(args.pipeline_config), '--data-root', str(args.data_root)]
     cmd += ['--quick'] if args.quick else []
@@ -519,6 +580,130 @@ def run_pipeline_pinned(session: Session, args: argparse.Namespace) -> dict:
         err = (p.stderr.strip().splitlines() or ['no output'])[-1]
         rec = session.emit(dict(bench='pose_topdown_train_pipeline', error=err))
     return rec
+
+
+# ------------------------------------------------------------------------------------------------
+# Data loader (--loader)
+# ------------------------------------------------------------------------------------------------
+def measure_loader(config: str | os.PathLike = PIPELINE_CONFIG, *,
+                   data_root: str | os.PathLike = COCO_TINY, ann_file: str = COCO_TINY_ANN,
+                   img_prefix: str = COCO_TINY_IMG, workers: Sequence[int] = (0, 1, 2),
+                   batch_size: int = 32, batches: int = 20, warm_batches: int = 3,
+                   reduced_decode: bool = False,
+                   model_img_per_s: Optional[float] = None) -> list[dict]:
+    """Samples/s of the config's ``train_dataloader`` per worker count (records
+    ``pose_topdown_train_loader``).
+
+    The config's ``train_dataloader`` (sampler, collate) with its dataset pointed at
+    ``data_root`` and wrapped in a ``RepeatDataset`` long enough for ``warm_batches + batches``
+    batches, built by the runner's ``build_dataloader`` (seed 0, ``persistent_workers=False``).
+    The first ``warm_batches`` (worker start-up, prefetch) are not timed. Every batch is checked:
+    ``batch_size`` inputs of (3, H, W) uint8 and heatmaps of the codec's (K, h, w).
+
+    Args:
+        workers: ``num_workers`` values, one record each.
+        reduced_decode: set ``reduced_decode=True`` on the pipeline's LoadImage.
+        model_img_per_s: the model's training img/s to compare with (e.g. the ``pose_w32_train``
+            bs-32 figure); adds ``model_img_per_s`` and ``loader_over_model``.
+    """
+    import math
+
+    import cv2
+    import torch
+    from mmengine.config import Config
+
+    from hrnet_train.engine import Runner
+    from hrnet_train.registry import DATASETS
+    from hrnet_train.utils.setup_env import register_all_modules
+    register_all_modules(init_default_scope=True)
+    cv2.setNumThreads(0)  # as default_runtime env_cfg opencv_num_threads=0
+    cfg = Config.fromfile(str(config))
+    pipeline_cfg = [t.to_dict() if hasattr(t, 'to_dict') else dict(t)
+                    for t in cfg.train_pipeline]
+    if reduced_decode:
+        pipeline_cfg = _with_reduced_decode(pipeline_cfg)
+    w, h = cfg.codec['input_size']
+    hm_w, hm_h = cfg.codec['heatmap_size']
+    base = cfg.train_dataloader.to_dict()
+    inner = dict(base['dataset'], data_root=str(data_root), ann_file=ann_file,
+                 data_prefix=dict(img=img_prefix), pipeline=pipeline_cfg)
+    inner.pop('bbox_file', None)
+    n_inst = len(DATASETS.build(inner))
+    total = batch_size * (warm_batches + batches)
+    times = math.ceil(total / n_inst)
+    out = []
+    for nw in workers:
+        loader_cfg = dict(base, batch_size=batch_size, num_workers=nw, persistent_workers=False,
+                          dataset=dict(type='RepeatDataset', times=times, dataset=inner))
+        loader = Runner.build_dataloader(loader_cfg, seed=0)
+        it = iter(loader)
+        t0 = time.perf_counter()
+        for i in range(warm_batches + batches):
+            if i == warm_batches:
+                t0 = time.perf_counter()
+            batch = next(it)
+            inputs, samples = batch['inputs'], batch['data_samples']
+            if len(inputs) != batch_size or len(samples) != batch_size:
+                raise RuntimeError(f'loader gave a batch of {len(inputs)}, expected {batch_size}')
+            if any(tuple(x.shape) != (3, h, w) or x.dtype != torch.uint8 for x in inputs):
+                raise RuntimeError(f'loader gave inputs {tuple(inputs[0].shape)}, expected '
+                                   f'(3, {h}, {w}) uint8')
+            hm = samples[0].gt_heatmaps.shape
+            if tuple(hm[-2:]) != (hm_h, hm_w):
+                raise RuntimeError(f'loader gave heatmaps {tuple(hm)}, expected (K, {hm_h}, '
+                                   f'{hm_w})')
+        dt = time.perf_counter() - t0
+        del it, loader  # stops the workers
+        rec = dict(bench='pose_topdown_train_loader', num_workers=nw, batch_size=batch_size,
+                   batches=batches, warm_batches=warm_batches,
+                   samples_per_s=batch_size * batches / dt, ms_per_batch=1e3 * dt / batches,
+                   reduced_decode=reduced_decode, input_shape=[3, h, w],
+                   heatmap_shape=list(hm), cpus_available=len(os.sched_getaffinity(0)),
+                   dataset=f'{os.path.relpath(os.path.join(str(data_root), ann_file), ROOT)} '
+                           f'({n_inst} instances) x {times}',
+                   config=str(config))
+        if model_img_per_s:
+            rec.update(model_img_per_s=float(model_img_per_s),
+                       loader_over_model=rec['samples_per_s'] / float(model_img_per_s))
+        out.append(rec)
+    return out
+
+
+def format_loader_table(records: Sequence[dict]) -> str:
+    """Markdown table of the ``--loader`` records."""
+    lines = ['| num_workers | batch | samples/s | ms/batch | reduced decode | loader / model |',
+             '|---|---|---|---|---|---|']
+    for r in records:
+        if r.get('bench') != 'pose_topdown_train_loader':
+            continue
+        ratio = f"{r['loader_over_model']:.2f}" if 'loader_over_model' in r else ''
+        lines.append(f"| {r['num_workers']} | {r['batch_size']} | {r['samples_per_s']:.1f} | "
+                     f"{r['ms_per_batch']:.1f} | {r['reduced_decode']} | {ratio} |")
+    return '\n'.join(lines)
+
+
+def run_loader(args: argparse.Namespace) -> tuple[dict, list[dict]]:
+    """The ``--loader`` run; returns (meta, records)."""
+    import torch
+    try:
+        workers = [int(v) for v in args.workers.split(',') if v.strip()]
+    except ValueError:
+        raise ValueError(f'--workers must be comma-separated integers, got {args.workers!r}')
+    if not workers or min(workers) < 0:
+        raise ValueError(f'--workers must list counts >= 0, got {args.workers!r}')
+    meta = dict(date=time.strftime('%Y-%m-%d %H:%M:%S'), python=platform.python_version(),
+                torch=torch.__version__, cpus_available=len(os.sched_getaffinity(0)),
+                argv=sys.argv[1:])
+    print('META ' + json.dumps(meta), flush=True)
+    t0 = time.time()
+    session = Session(threads=args.threads, matmul_n=8)  # records only: no matmul reference
+    for rec in measure_loader(args.pipeline_config, data_root=args.data_root, workers=workers,
+                              batch_size=args.batch_size, batches=5 if args.quick else 20,
+                              reduced_decode=args.reduced_decode,
+                              model_img_per_s=args.loader_model_rate):
+        session.emit(rec)
+    meta['total_wall_s'] = round(time.time() - t0, 1)
+    return meta, session.records
 
 
 # ------------------------------------------------------------------------------------------------
@@ -700,11 +885,13 @@ def format_table(records: Sequence[dict]) -> str:
         elif r['bench'].endswith('_macs'):
             lines.append(f"| {r['model']} params {r['params_m']:.2f} M, counted conv/linear "
                          f"{r['gmacs_counted_conv_linear']:.2f} GMACs | | | | | | |")
-        elif r['bench'] == 'pose_topdown_train_pipeline':
+        elif r['bench'].startswith('pose_topdown_train_pipeline'):
+            what = 'top-down train pipeline' + (', reduced decode' if r.get('reduced_decode')
+                                                else '')
             if 'error' in r:
-                lines.append(f"| top-down train pipeline: FAILED {r['error']} | | | | | | |")
+                lines.append(f"| {what}: FAILED {r['error']} | | | | | | |")
             else:
-                lines.append(f"| top-down train pipeline, 1 core, {r['source'].split(' (')[0]} "
+                lines.append(f"| {what}, 1 core, {r['source'].split(' (')[0]} "
                              f"| 1 | {r['samples_per_s']:.1f} samples/s | "
                              f"{r['ms_per_sample'] / 1e3:.4f} | | | |")
     return '\n'.join(lines)
@@ -774,7 +961,9 @@ def run(args: argparse.Namespace) -> tuple[dict, list[dict]]:
     session = Session(threads=args.threads)
     session.measure_peak()
     timings = peer_timings(args.quick)
-    kw = dict(timings=timings, amp=args.amp, channels_last=args.channels_last)
+    kw = dict(timings=timings, amp=args.amp, channels_last=args.channels_last,
+              fuse_bn=args.fuse_bn, compile=args.compile, fast_fusion=not args.plain_fusion,
+              with_cp=args.with_cp)
     measure_pose(session, args.pose_config, train_batches=(8,) if args.quick else (8, 32), **kw)
     if not args.skip_seg:
         for name, config in SEG_CONFIGS:
@@ -794,6 +983,14 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     ap.add_argument('--skip-seg', action='store_true')
     ap.add_argument('--skip-pipeline', action='store_true')
     ap.add_argument('--channels-last', action='store_true', help='NHWC models and inputs')
+    ap.add_argument('--fuse-bn', action='store_true',
+                    help='inference figures with BatchNorm folded into the convolutions')
+    ap.add_argument('--compile', action='store_true',
+                    help='torch.compile the network (inference: with inductor freezing)')
+    ap.add_argument('--plain-fusion', action='store_true',
+                    help='the backbone with fast_fusion=False (out-of-place sums), to measure it')
+    ap.add_argument('--with-cp', action='store_true',
+                    help='activation checkpointing in the backbone blocks (training memory)')
     ap.add_argument('--amp', choices=['bf16'], default=None,
                     help='run the model figures under torch.autocast(cpu, bfloat16)')
     ap.add_argument('--out', default='benchmark_cpu.json')
@@ -806,6 +1003,14 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     ap.add_argument('--data-root', default=str(COCO_TINY))
     ap.add_argument('--ops', action='store_true',
                     help='measure only the detection box ops (roi_align, nms) per backend')
+    ap.add_argument('--loader', action='store_true',
+                    help='measure only the train data loader, samples/s per --workers count')
+    ap.add_argument('--workers', default='0,1,2', help='--loader: num_workers values, e.g. 0,1,2')
+    ap.add_argument('--batch-size', type=int, default=32, help='--loader: batch size')
+    ap.add_argument('--reduced-decode', action='store_true',
+                    help='--loader: LoadImage(reduced_decode=True) in the pipeline')
+    ap.add_argument('--loader-model-rate', type=float, default=None, metavar='IMG_PER_S',
+                    help="--loader: the model's training img/s, to print loader / model")
     ap.add_argument('--pipeline-child', action='store_true', help=argparse.SUPPRESS)
     return ap.parse_args(argv)
 
@@ -819,8 +1024,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print(format_comparison(compare(_load_results(args.compare[0]),
                                         _load_results(args.compare[1]))))
         return 0
-    meta, records = run_ops(args) if args.ops else run(args)
-    table = format_ops_table(records) if args.ops else format_table(records)
+    if args.loader:
+        meta, records = run_loader(args)
+        table = format_loader_table(records)
+    else:
+        meta, records = run_ops(args) if args.ops else run(args)
+        table = format_ops_table(records) if args.ops else format_table(records)
     print(table)
     result = dict(meta=meta, results=records, table_md=table)
     if args.peer:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 from typing import Optional, Sequence
 
+import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from mmengine.model import BaseModule
@@ -100,16 +101,18 @@ class HighResolutionModule(nn.Module):
                  in_channels: Sequence[int], num_channels: Sequence[int], *,
                  multi_scale_output: bool = True, upsample_mode: str = 'nearest',
                  align_corners: bool = False, norm_cfg: Optional[dict] = None,
-                 with_cp: bool = False) -> None:
+                 with_cp: bool = False, fast_fusion: bool = True) -> None:
         super().__init__()
         self.num_branches = num_branches
+        self.fast_fusion = fast_fusion
         self.multi_scale_output = multi_scale_output
         self.upsample_mode = upsample_mode
         self.align_corners = align_corners
         expansion = _EXPANSION[block]
         self.branches = nn.ModuleList(
             make_res_layer(block, in_channels[b], num_channels[b], num_blocks[b],
-                           norm_cfg=norm_cfg, with_cp=with_cp) for b in range(num_branches))
+                           norm_cfg=norm_cfg, with_cp=with_cp, fast_add=fast_fusion)
+            for b in range(num_branches))
         self.out_channels = tuple(c * expansion for c in num_channels)
         self.fuse_layers = self._make_fuse_layers(norm_cfg) if num_branches > 1 else None
         self.relu = nn.ReLU(inplace=False)
@@ -152,20 +155,61 @@ class HighResolutionModule(nn.Module):
         x = [branch(xb) for branch, xb in zip(self.branches, x)]
         if self.fuse_layers is None:
             return x
-        out = []
-        for i, row in enumerate(self.fuse_layers):
-            size = x[i].shape[-2:]
-            y = None
-            for j in range(self.num_branches):
-                if j == i:
-                    term = x[j]
-                elif j > i:
-                    term = self._resize(row[j](x[j]), size)
-                else:
-                    term = row[j](x[j])
-                y = term if y is None else y + term
-            out.append(self.relu(y))
-        return out
+        # ONNX export traces: in-place writes through views are not reliably recorded there.
+        fast = self.fast_fusion and not (torch.jit.is_tracing() or torch.onnx.is_in_onnx_export())
+        fuse = self._fuse_fast if fast else self._fuse_plain
+        return [fuse(i, row, x) for i, row in enumerate(self.fuse_layers)]
+
+    def _fuse_plain(self, i: int, row: nn.ModuleList, x: list[Tensor]) -> Tensor:
+        """Fusion output i written as the definition: out-of-place terms, sum and ReLU."""
+        size = x[i].shape[-2:]
+        y = None
+        for j in range(self.num_branches):
+            if j == i:
+                term = x[j]
+            elif j > i:
+                term = self._resize(row[j](x[j]), size)
+            else:
+                term = row[j](x[j])
+            y = term if y is None else y + term
+        return self.relu(y)
+
+    def _fuse_fast(self, i: int, row: nn.ModuleList, x: list[Tensor]) -> Tensor:
+        """:meth:`_fuse_plain` with one output buffer: the terms are summed in the same order
+        (bit-identical results), in place after the first addition, the ReLU in place; without
+        autograd (inference), a nearest upsampling by an integer factor is added as a broadcast
+        into a 6-D view of the buffer instead of being materialised at full resolution."""
+        size = x[i].shape[-2:]
+        y: Optional[Tensor] = None  # the output buffer, once a fresh tensor exists
+        for j in range(self.num_branches):
+            if j == i:  # x[i] is read by the other rows: never written
+                y = x[i] if y is None else y.add_(x[i])
+                continue
+            term = row[j](x[j])
+            # The broadcast add only without autograd: its backward (a strided sum) is slower
+            # than the upsampling kernel's.
+            factor = _integer_factor(term.shape[-2:], size) \
+                if j > i and self.upsample_mode == 'nearest' and not (
+                    term.requires_grad and torch.is_grad_enabled()) else None
+            if factor is None:
+                term = self._resize(term, size) if j > i else term
+                y = term if y is None else (y + term if y is x[i] else y.add_(term))
+                continue
+            n, c, h, w = term.shape  # j > i, so y holds x[i] at least
+            low = term.view(n, c, h, 1, w, 1)  # broadcast over the two factor axes
+            if y is x[i]:
+                y = torch.add(y.view(n, c, h, factor, w, factor), low).reshape(y.shape)
+            else:
+                y.view(n, c, h, factor, w, factor).add_(low)
+        return y.relu_()
+
+
+def _integer_factor(low: Sequence[int], high: Sequence[int]) -> Optional[int]:
+    """s when ``high == low * s`` on both axes (one s), else None (nearest resize needed)."""
+    s = high[0] // low[0]
+    if s >= 1 and high[0] == low[0] * s and high[1] == low[1] * s:
+        return s
+    return None
 
 
 @MODELS.register_module()
@@ -190,6 +234,10 @@ class HRNet(BaseModule):
         frozen_stages: -1 none; 0 the stem; k >= 1 also stage 1..k (``layer1``, then
             ``transition{k-1}`` and ``stage{k}``) get no gradient and stay in eval mode.
         with_cp: activation checkpointing in every residual block.
+        fast_fusion: residual and fusion sums in place into one buffer per output and, in
+            inference, nearest upsampling added as a broadcast instead of materialised
+            (bit-identical outputs and gradients, fewer activation-sized temporaries; measured in
+            docs/benchmark.md); False computes the plain out-of-place form.
         init_cfg: mmengine init config; ``dict(type='Pretrained', checkpoint=PATH)`` loads any
             official or OpenMMLab HRNet checkpoint (see ``load_official_weights``).
 
@@ -203,7 +251,7 @@ class HRNet(BaseModule):
                  in_channels: int = 3, multi_scale_output: bool = True,
                  upsample_mode: str = 'nearest', align_corners: bool = False,
                  norm_cfg: Optional[dict] = None, norm_eval: bool = False,
-                 frozen_stages: int = -1, with_cp: bool = False,
+                 frozen_stages: int = -1, with_cp: bool = False, fast_fusion: bool = True,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg=copy.deepcopy(init_cfg))
         if extra is not None:
@@ -235,7 +283,7 @@ class HRNet(BaseModule):
 
         s1 = self.extra['stage1']
         self.layer1 = make_res_layer(s1['block'], 64, s1['num_channels'][0], s1['num_blocks'][0],
-                                     **kw)
+                                     fast_add=fast_fusion, **kw)
         pre_channels = [s1['num_channels'][0] * _EXPANSION[s1['block']]]
         for k in (2, 3, 4):
             cfg = self.extra[f'stage{k}']
@@ -243,7 +291,8 @@ class HRNet(BaseModule):
             setattr(self, f'transition{k - 1}', self._make_transition(pre_channels, cur))
             stage, pre_channels = self._make_stage(
                 cfg, cur, multi_scale_output=(k < 4 or multi_scale_output),
-                upsample_mode=upsample_mode, align_corners=align_corners, **kw)
+                upsample_mode=upsample_mode, align_corners=align_corners,
+                fast_fusion=fast_fusion, **kw)
             setattr(self, f'stage{k}', stage)
         self.out_channels = tuple(pre_channels if multi_scale_output else pre_channels[:1])
         self.out_strides = tuple(4 * 2 ** b for b in range(len(self.out_channels)))

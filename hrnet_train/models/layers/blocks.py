@@ -35,6 +35,12 @@ def _forward_residual(block: nn.Module, x: Tensor) -> Tensor:
         out = block._residual(x)
     return block.relu(out)
 
+def _add_identity(block: nn.Module, out: Tensor, identity: Tensor) -> Tensor:
+    """``out + identity``; in place into ``out`` (a fresh norm/conv output that no backward
+    needs) when ``block.fast_add``: the same values without one activation-sized buffer."""
+    return out.add_(identity) if block.fast_add else out + identity
+
+
 class BasicBlock(nn.Module):
     """3x3 -> BN -> ReLU -> 3x3 -> BN -> add -> ReLU.
 
@@ -45,7 +51,7 @@ class BasicBlock(nn.Module):
 
     def __init__(self, in_channels: int, planes: int, stride: int = 1,
                  downsample: Optional[nn.Module] = None, *, norm_cfg: Optional[dict] = None,
-                 with_cp: bool = False) -> None:
+                 with_cp: bool = False, fast_add: bool = True) -> None:
         super().__init__()
         self.conv1 = conv3x3(in_channels, planes, stride)
         self.bn1 = build_norm(norm_cfg, planes)
@@ -54,12 +60,13 @@ class BasicBlock(nn.Module):
         self.relu = nn.ReLU(inplace=True)
         self.downsample = downsample
         self.with_cp = with_cp
+        self.fast_add = fast_add
 
     def _residual(self, x: Tensor) -> Tensor:
         out = self.relu(self.bn1(self.conv1(x)))
         out = self.bn2(self.conv2(out))
         identity = x if self.downsample is None else self.downsample(x)
-        return out + identity
+        return _add_identity(self, out, identity)
 
     def forward(self, x: Tensor) -> Tensor:
         return _forward_residual(self, x)
@@ -75,7 +82,7 @@ class Bottleneck(nn.Module):
 
     def __init__(self, in_channels: int, planes: int, stride: int = 1,
                  downsample: Optional[nn.Module] = None, *, norm_cfg: Optional[dict] = None,
-                 with_cp: bool = False) -> None:
+                 with_cp: bool = False, fast_add: bool = True) -> None:
         super().__init__()
         self.conv1 = conv1x1(in_channels, planes)
         self.bn1 = build_norm(norm_cfg, planes)
@@ -86,13 +93,14 @@ class Bottleneck(nn.Module):
         self.relu = nn.ReLU(inplace=True)
         self.downsample = downsample
         self.with_cp = with_cp
+        self.fast_add = fast_add
 
     def _residual(self, x: Tensor) -> Tensor:
         out = self.relu(self.bn1(self.conv1(x)))
         out = self.relu(self.bn2(self.conv2(out)))
         out = self.bn3(self.conv3(out))
         identity = x if self.downsample is None else self.downsample(x)
-        return out + identity
+        return _add_identity(self, out, identity)
 
     def forward(self, x: Tensor) -> Tensor:
         return _forward_residual(self, x)
@@ -103,9 +111,11 @@ BLOCKS_NAMES = tuple(BLOCKS)
 
 
 def make_res_layer(block: str, in_channels: int, planes: int, num_blocks: int, stride: int = 1,
-                   *, norm_cfg: Optional[dict] = None, with_cp: bool = False) -> nn.Sequential:
+                   *, norm_cfg: Optional[dict] = None, with_cp: bool = False,
+                   fast_add: bool = True) -> nn.Sequential:
     """Stack ``num_blocks`` blocks; block 0 gets a 1x1 conv + norm ``downsample`` when the shape
-    changes (official ``_make_layer`` / ``_make_one_branch``)."""
+    changes (official ``_make_layer`` / ``_make_one_branch``). ``fast_add``: in-place residual
+    additions (see :func:`_add_identity`)."""
     if block not in BLOCKS:
         raise ValueError(f"block must be one of {sorted(BLOCKS)}, got '{block}'")
     block_cls = BLOCKS[block]
@@ -114,8 +124,7 @@ def make_res_layer(block: str, in_channels: int, planes: int, num_blocks: int, s
     if stride != 1 or in_channels != out_channels:
         downsample = nn.Sequential(conv1x1(in_channels, out_channels, stride),
                                    build_norm(norm_cfg, out_channels))
-    layers = [block_cls(in_channels, planes, stride, downsample, norm_cfg=norm_cfg,
-                        with_cp=with_cp)]
-    layers += [block_cls(out_channels, planes, norm_cfg=norm_cfg, with_cp=with_cp)
-               for _ in range(1, num_blocks)]
+    kw = dict(norm_cfg=norm_cfg, with_cp=with_cp, fast_add=fast_add)
+    layers = [block_cls(in_channels, planes, stride, downsample, **kw)]
+    layers += [block_cls(out_channels, planes, **kw) for _ in range(1, num_blocks)]
     return nn.Sequential(*layers)

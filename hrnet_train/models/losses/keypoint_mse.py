@@ -22,10 +22,12 @@ def keypoint_mse(pred: Tensor, target: Tensor, weights: Optional[Tensor] = None)
     """
     if pred.shape != target.shape:
         raise ValueError(f'pred {tuple(pred.shape)} and target {tuple(target.shape)} differ')
+    # (pred * w - target * w) ** 2 == w ** 2 * (pred - target) ** 2: the weights scale the
+    # (N, K) means instead of two weighted (N, K, H, W) copies of the heatmaps.
+    per_kpt = 0.5 * (pred - target).square().flatten(2).mean(-1)
     if weights is not None:
-        w = weights[:, :, None, None].to(pred.dtype)
-        pred, target = pred * w, target * w
-    return 0.5 * ((pred - target) ** 2).flatten(2).mean(-1)  # (N, K)
+        per_kpt = per_kpt * weights.to(per_kpt.dtype).square()
+    return per_kpt  # (N, K)
 
 
 @MODELS.register_module()

@@ -1,4 +1,4 @@
-"""Fold BatchNorm layers into the convolutions before them, for export.
+"""Fold BatchNorm layers into the convolutions before them, for export and fast evaluation.
 
 In eval mode ``bn(conv(x)) = gamma * (W x + b - mean) / sqrt(var + eps) + beta`` is one
 convolution with ``W' = W * gamma / sqrt(var + eps)`` and ``b' = (b - mean) * gamma / sqrt(var +
@@ -69,7 +69,7 @@ def _fuse_children(module: nn.Module) -> None:
             module._modules[name] = nn.Identity()
 
 
-def fuse_batchnorm(model: nn.Module) -> nn.Module:
+def fuse_batchnorm(model: nn.Module, *, inplace: bool = False) -> nn.Module:
     """A copy of ``model`` in eval mode with every conv -> BN pair folded into one conv.
 
     The folded BN becomes ``nn.Identity`` (state-dict keys of the BN disappear). A BN that does
@@ -77,12 +77,15 @@ def fuse_batchnorm(model: nn.Module) -> nn.Module:
     as it is (see :func:`count_batchnorms`).
 
     Args:
-        model: any module; not modified.
+        model: any module; not modified unless ``inplace``.
+        inplace: fold into ``model`` itself (``tools/test.py --fuse-bn``: no second copy of the
+            weights; the model can no longer be trained).
 
     Returns:
-        the new module, in eval mode, computing ``model.eval()``'s outputs up to float rounding.
+        the folded module, in eval mode, computing ``model.eval()``'s outputs up to float
+        rounding (relative 1e-6 in fp32 on HRNet).
     """
-    fused = copy.deepcopy(model).eval()
+    fused = (model if inplace else copy.deepcopy(model)).eval()
     for module in list(fused.modules()):
         _fuse_children(module)
     return fused

@@ -190,3 +190,50 @@ def test_default_init_is_official_normal_001():
     std = model.stage4[0].branches[3][0].conv1.weight.std().item()
     assert 0.0009 < std < 0.0011
     assert torch.all(model.bn1.weight == 1) and torch.all(model.bn1.bias == 0)
+
+
+@pytest.mark.parametrize('mode,hw,channels_last,with_cp', [
+    ('nearest', (64, 48), False, False), ('nearest', (64, 48), True, True),
+    ('nearest', (49, 67), False, False), ('bilinear', (64, 46), True, False)])
+def test_fast_fusion_equals_the_plain_path(mode, hw, channels_last, with_cp):
+    """fast_fusion (in-place residual and fusion sums; in inference nearest upsampling as a
+    broadcast add) gives bit-identical outputs, running statistics and gradients in train mode,
+    and bit-identical outputs in eval mode, both memory formats; odd sizes take the resize
+    fallback."""
+    torch.manual_seed(0)
+    fast = HRNet('w18-small-v2', upsample_mode=mode, with_cp=with_cp, fast_fusion=True)
+    plain = HRNet('w18-small-v2', upsample_mode=mode, with_cp=with_cp, fast_fusion=False)
+    plain.load_state_dict(fast.state_dict())
+    x = torch.randn(2, 3, *hw)
+    if channels_last:
+        fast, plain = (m.to(memory_format=torch.channels_last) for m in (fast, plain))
+        x = x.contiguous(memory_format=torch.channels_last)
+    of, op = fast(x), plain(x)
+    assert len(of) == 4
+    for a, b in zip(of, op):
+        assert torch.equal(a, b)
+    for (n, a), b in zip(fast.named_buffers(), plain.buffers()):
+        assert torch.equal(a, b), n
+    gs = [torch.randn_like(o) for o in op]
+    sum((o * g).sum() for o, g in zip(of, gs)).backward()
+    sum((o * g).sum() for o, g in zip(op, gs)).backward()
+    for (n, a), b in zip(fast.named_parameters(), plain.parameters()):
+        assert torch.equal(a.grad, b.grad), n
+    with torch.no_grad():  # eval mode too (running statistics)
+        fast.eval(), plain.eval()
+        for a, b in zip(fast(x), plain(x)):
+            assert torch.equal(a, b)
+
+
+def test_fast_fusion_never_writes_into_a_branch_output():
+    """Every fusion row reads x[i] of the other rows: the fast path must leave them intact."""
+    from hrnet_train.models.backbones.hrnet import HighResolutionModule
+    torch.manual_seed(0)
+    mod = HighResolutionModule(3, 'BASIC', (1, 1, 1), (4, 8, 16), (4, 8, 16)).eval()
+    mod.branches = nn.ModuleList(nn.Identity() for _ in range(3))  # x[b] reach the fusion as is
+    x = [torch.randn(1, 4 * 2 ** b, 16 // 2 ** b, 12 // 2 ** b) for b in range(3)]
+    saved = [t.clone() for t in x]
+    with torch.no_grad():
+        mod(x)
+    for a, b in zip(x, saved):
+        assert torch.equal(a, b)

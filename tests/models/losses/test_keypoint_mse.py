@@ -29,3 +29,23 @@ def test_ohkm_keeps_topk_hardest():
     assert loss.item() == pytest.approx((0.5 + 2.0) / 2)
     with pytest.raises(ValueError, match='topk=4 exceeds'):
         KeypointOHKMMSELoss(topk=4)(pred, gt, torch.ones(1, 3))
+
+
+def test_weighted_mse_without_weighted_copies_equals_the_official_form():
+    """keypoint_mse scales the (N, K) means by w**2 instead of weighting two heatmap copies:
+    the same values and gradients as 0.5 * mean((pred * w - gt * w) ** 2) for real weights
+    (the dataset joint weights make them non-binary, e.g. 1.5)."""
+    from hrnet_train.models.losses.keypoint_mse import keypoint_mse
+    torch.manual_seed(1)
+    pred = torch.rand(4, 17, 8, 6, dtype=torch.float64, requires_grad=True)
+    gt = torch.rand(4, 17, 8, 6, dtype=torch.float64)
+    w = torch.rand(4, 17, dtype=torch.float64) * 1.5
+    w[0, :3] = 0
+    ref = 0.5 * ((pred * w[..., None, None] - gt * w[..., None, None]) ** 2).flatten(2).mean(-1)
+    got = keypoint_mse(pred, gt, w)
+    assert got.shape == (4, 17)
+    torch.testing.assert_close(got, ref, rtol=1e-12, atol=0)
+    g_ref, = torch.autograd.grad(ref.sum(), pred)
+    g_got, = torch.autograd.grad(got.sum(), pred)
+    torch.testing.assert_close(g_got, g_ref, rtol=1e-12, atol=1e-18)
+    assert g_got[0, :3].abs().max() == 0  # zero-weight keypoints get no gradient

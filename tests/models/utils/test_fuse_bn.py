@@ -2,8 +2,8 @@ import pytest
 import torch
 from torch import nn
 
-from hrnet_train.deploy.fuse_bn import count_batchnorms, fuse_batchnorm, fuse_conv_bn
 from hrnet_train.models.backbones.hrnet import HRNet
+from hrnet_train.models.utils.fuse_bn import count_batchnorms, fuse_batchnorm, fuse_conv_bn
 
 
 def _randomise(model: nn.Module) -> None:
