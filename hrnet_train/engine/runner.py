@@ -26,6 +26,9 @@ What it changes relative to mmengine 0.10.7 (REFERENCE §5.2, §6):
   warning says why and the run is eager.
 - ``fuse_bn = True`` folds every BatchNorm into its convolution before ``test()`` (not during
   training's validation: the folded model cannot train).
+- ``keep_freed_memory = True`` (CPU runs): glibc malloc keeps freed blocks for reuse instead of
+  unmapping them (:mod:`hrnet_train.utils.malloc`): large-activation training steps stop
+  faulting their pages in again every step.
 - ``sync_bn='torch'`` is mmengine's own option and passes through (SyncBN needs CUDA; on CPU it
   is skipped with a warning).
 
@@ -52,6 +55,7 @@ from hrnet_train.models.utils.official_weights import load_checkpoint as load_mo
 from hrnet_train.models.utils.official_weights import read_checkpoint
 from hrnet_train.registry import MODEL_WRAPPERS, RUNNERS
 from hrnet_train.utils.errors import ConfigError
+from hrnet_train.utils.malloc import keep_freed_memory
 
 from .channels_last import enable_channels_last
 from .checkpoint import find_latest_checkpoint
@@ -85,6 +89,7 @@ class Runner(MMEngineRunner):
         channels_last (bool): convert the model and the preprocessed batches to NHWC.
         compile (bool | dict): ``torch.compile`` the network modules (training and test).
         fuse_bn (bool): fold BatchNorm into the convolutions for ``test()``.
+        keep_freed_memory (bool): CPU runs: glibc malloc keeps freed memory for reuse.
     """
 
     def train(self) -> nn.Module:
@@ -171,9 +176,16 @@ class Runner(MMEngineRunner):
         if self.distributed and not is_distributed() and not torch.cuda.is_available():
             init_cpu_dist(self.launcher, **dict(env_cfg.get('dist_cfg', {})))
         super().setup_env(env_cfg)
+        self._kept_freed_memory = None  # logged by wrap_model, once the logger exists
+        if self.cfg.get('keep_freed_memory', False) and not torch.cuda.is_available():
+            self._kept_freed_memory = keep_freed_memory()
 
     def wrap_model(self, model_wrapper_cfg: Optional[Dict], model: nn.Module) -> nn.Module:
         """Apply ``channels_last``; wrap in DDP (without ``device_ids`` on CPU)."""
+        if getattr(self, '_kept_freed_memory', None) is not None:
+            self.logger.info('keep_freed_memory: glibc malloc keeps freed blocks for reuse'
+                             if self._kept_freed_memory else
+                             'keep_freed_memory: not glibc malloc, nothing changed')
         self.cfg['sync_bn'] = normalize_sync_bn(self.cfg.get('sync_bn', None))
         if self.cfg.get('channels_last', False) and not is_model_wrapper(model):
             enable_channels_last(model)

@@ -55,3 +55,17 @@ def test_runner_type_builds_hrnet_train_runner(tmp_path, runner_type):
     cfg = _toy.toy_config(tmp_path / 'b', runner_type=runner_type)
     with DefaultScope.overwrite_default_scope('hrnet_train'):
         assert type(MMENGINE_RUNNERS.build(cfg)) is Runner
+
+
+@pytest.mark.parametrize('value', [True, False])
+def test_keep_freed_memory_is_applied_on_cpu_runs_only_when_asked(tmp_path, monkeypatch, value):
+    """The runner calls hrnet_train.utils.malloc.keep_freed_memory at set-up (CPU, key on);
+    the effect itself is tested in tests/utils/test_malloc.py (in a child process)."""
+    import _toy
+    import torch
+
+    from hrnet_train.engine import runner as runner_mod
+    calls = []
+    monkeypatch.setattr(runner_mod, 'keep_freed_memory', lambda: calls.append(1) or True)
+    _toy.build_runner(_toy.toy_config(tmp_path, keep_freed_memory=value))
+    assert len(calls) == (1 if value and not torch.cuda.is_available() else 0)

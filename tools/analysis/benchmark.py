@@ -1,7 +1,8 @@
 """CPU benchmark of hrnet-train with the figures and method of the OpenMMLab peer benchmark.
 
     python tools/analysis/benchmark.py [--quick] [--skip-seg] [--skip-pipeline] [--threads 2]
-        [--channels-last] [--amp bf16] [--out FILE] [--peer PEER_JSON]
+        [--channels-last] [--fuse-bn] [--compile] [--plain-fusion] [--with-cp]
+        [--keep-freed-memory] [--amp bf16] [--out FILE] [--peer PEER_JSON]
     python tools/analysis/benchmark.py --compare OURS_JSON PEER_JSON
     python tools/analysis/benchmark.py --ops [--quick] [--threads 2] [--out FILE]
     python tools/analysis/benchmark.py --loader [--workers 0,1,2] [--batch-size 32]
@@ -694,6 +695,9 @@ def run_loader(args: argparse.Namespace) -> tuple[dict, list[dict]]:
     meta = dict(date=time.strftime('%Y-%m-%d %H:%M:%S'), python=platform.python_version(),
                 torch=torch.__version__, cpus_available=len(os.sched_getaffinity(0)),
                 argv=sys.argv[1:])
+    if args.keep_freed_memory:
+        from hrnet_train.utils.malloc import keep_freed_memory
+        meta['keep_freed_memory'] = keep_freed_memory()
     print('META ' + json.dumps(meta), flush=True)
     t0 = time.time()
     session = Session(threads=args.threads, matmul_n=8)  # records only: no matmul reference
@@ -853,6 +857,9 @@ def run_ops(args: argparse.Namespace) -> tuple[dict, list[dict]]:
                 backends=list(_backend.available_backends()),
                 torchvision_unavailable=_backend.torchvision_unavailable_reason(),
                 argv=sys.argv[1:])
+    if args.keep_freed_memory:
+        from hrnet_train.utils.malloc import keep_freed_memory
+        meta['keep_freed_memory'] = keep_freed_memory()
     print('META ' + json.dumps(meta), flush=True)
     t0 = time.time()
     session = Session(threads=args.threads)
@@ -956,6 +963,9 @@ def run(args: argparse.Namespace) -> tuple[dict, list[dict]]:
                 allocator_env={k: v for k, v in os.environ.items()
                                if k.startswith('MALLOC_') or k == 'LD_PRELOAD'},
                 argv=sys.argv[1:])
+    if args.keep_freed_memory:
+        from hrnet_train.utils.malloc import keep_freed_memory
+        meta['keep_freed_memory'] = keep_freed_memory()
     print('META ' + json.dumps(meta), flush=True)
     t0 = time.time()
     session = Session(threads=args.threads)
@@ -989,6 +999,9 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                     help='torch.compile the network (inference: with inductor freezing)')
     ap.add_argument('--plain-fusion', action='store_true',
                     help='the backbone with fast_fusion=False (out-of-place sums), to measure it')
+    ap.add_argument('--keep-freed-memory', action='store_true',
+                    help='glibc malloc keeps freed blocks (hrnet_train.utils.malloc), as the '
+                    'runner with keep_freed_memory=True')
     ap.add_argument('--with-cp', action='store_true',
                     help='activation checkpointing in the backbone blocks (training memory)')
     ap.add_argument('--amp', choices=['bf16'], default=None,
