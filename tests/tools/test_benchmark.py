@@ -77,6 +77,17 @@ def test_seg_figures_bf16_channels_last(session):
     assert recs[2]['memory_format'] == 'channels_last'
 
 
+def test_det_figures_on_the_tiny_detector(session):
+    det_tiny = ROOT / 'configs/det/faster-rcnn_hrnetv2p-w18-small_coco-tiny_quickstart.py'
+    recs = B.measure_det(session, det_tiny, input_hw=(128, 160), num_boxes=3,
+                         timings=FAST, name='det_tiny', label='tiny')
+    assert [r['bench'] for r in recs] == ['det_tiny_macs', 'det_tiny_infer', 'det_tiny_train']
+    assert recs[0]['gmacs_counted_conv_linear'] > 0
+    _check_model_record(recs[1], 'det_tiny_infer', 'infer', 1, (128, 160))
+    _check_model_record(recs[2], 'det_tiny_train', 'train', 2, (128, 160))
+    assert recs[1]['published_v100_fps'] == 12.4
+
+
 def test_build_model_is_single_process():
     import torch
     model = B.build_model(ROOT / 'configs/seg/hrnetv2-w18_cityscapes-512x1024.py')

@@ -2,7 +2,7 @@
 
     python tools/analysis/benchmark.py [--quick] [--skip-seg] [--skip-pipeline] [--threads 2]
         [--channels-last] [--fuse-bn] [--compile] [--plain-fusion] [--with-cp]
-        [--keep-freed-memory] [--amp bf16] [--out FILE] [--peer PEER_JSON]
+        [--keep-freed-memory] [--det] [--amp bf16] [--out FILE] [--peer PEER_JSON]
     python tools/analysis/benchmark.py --compare OURS_JSON PEER_JSON
     python tools/analysis/benchmark.py --ops [--quick] [--threads 2] [--out FILE]
     python tools/analysis/benchmark.py --loader [--workers 0,1,2] [--batch-size 32]
@@ -448,6 +448,85 @@ def measure_seg(session: Session, config: str | os.PathLike, *, name: str, label
                                     gmacs, params, p0, optimizer='SGD(momentum=0.9, wd=5e-4)',
                                     loss='CrossEntropyLoss(class_weight)', **var))
     return out  # the model and optimizer are freed with this frame
+
+
+DET_CONFIG = ROOT / 'configs/det/faster-rcnn_hrnetv2p-w32_1x_coco.py'
+# open-mmlab/mmdetection configs/hrnet/README.md: HRNetV2p-W32 Faster R-CNN 1x, 12.4 fps
+# inference on one V100 (REFERENCE §3.8); no CPU peer runs detection here.
+DET_W32_V100_FPS = 12.4
+
+
+def measure_det(session: Session, config: str | os.PathLike = DET_CONFIG, *,
+                input_hw: tuple[int, int] = (800, 1344), train_batch: int = 2,
+                num_boxes: int = 8, timings: Optional[dict[str, Timing]] = None,
+                channels_last: bool = False, fast_fusion: bool = True,
+                name: str = 'det_w32', label: str = 'hrnet-train Faster R-CNN HRNetV2p-W32'
+                ) -> list[dict]:
+    """Detection figures ``<name>_macs``, ``<name>_infer`` (``predict`` at batch 1: RPN, NMS,
+    RoIAlign, box head, NMS) and ``<name>_train`` (``loss`` at ``train_batch``: anchor and RoI
+    assignment and sampling, both heads' losses, backward, SGD(0.02, momentum 0.9, wd 1e-4))
+    on random images (default 800x1344: 800x1333 padded to a multiple of 32) with
+    ``num_boxes`` random GT boxes per image. No peer runs here: the inference record carries the
+    published V100 figure (``published_v100_fps``) for reference only (another device)."""
+    import torch
+    from mmengine.structures import BaseDataElement, InstanceData
+    timings = timings or peer_timings(False)
+    hw = tuple(input_hw)
+    torch.manual_seed(0)
+    model = build_model(config, fast_fusion=fast_fusion)
+    params = sum(p.numel() for p in model.parameters()) / 1e6
+    model.eval()
+    gmacs = count_macs(model, torch.randn(1, 3, *hw)) / 1e9
+    label = f'{label} {hw[0]}x{hw[1]}'
+    out = [session.emit(dict(bench=f'{name}_macs', model=label, params_m=params,
+                             gmacs_counted_conv_linear=gmacs, input_hw=list(hw),
+                             config=str(config)))]
+    var = _variant(None, channels_last, fast_fusion=fast_fusion)
+
+    def samples(n: int, g: torch.Generator) -> list:
+        meta = dict(img_shape=hw, ori_shape=hw, pad_shape=hw, batch_input_shape=hw,
+                    scale_factor=(1.0, 1.0))
+        out = []
+        for i in range(n):
+            s = BaseDataElement(metainfo=dict(meta, img_id=i))
+            xy = torch.rand(num_boxes, 2, generator=g) * torch.tensor([hw[1] * 0.7, hw[0] * 0.7])
+            wh = (torch.rand(num_boxes, 2, generator=g) * 0.25 + 0.05) * torch.tensor(
+                [hw[1], hw[0]], dtype=torch.float32)
+            s.gt_instances = InstanceData(
+                bboxes=torch.cat([xy, xy + wh], 1),
+                labels=torch.randint(0, model.num_classes, (num_boxes,), generator=g))
+            s.ignored_instances = InstanceData(bboxes=torch.zeros(0, 4),
+                                               labels=torch.zeros(0, dtype=torch.long))
+            out.append(s)
+        return out
+
+    g = torch.Generator().manual_seed(0)
+    x = _prepare(model, torch.randn(1, 3, *hw), channels_last)
+
+    def infer():
+        with torch.no_grad():
+            return model.predict(x, samples(1, g))
+    p0 = session.probe()
+    t, ts = bench(infer, timings['seg_infer'])
+    out.append(session.model_record(f'{name}_infer', label, 'infer', 1, hw, t, ts, gmacs,
+                                    params, p0, published_v100_fps=DET_W32_V100_FPS, **var))
+
+    model.train()
+    opt = torch.optim.SGD(model.parameters(), lr=0.02, momentum=0.9, weight_decay=1e-4)
+    x = _prepare(model, torch.randn(train_batch, 3, *hw), channels_last)
+    batch = samples(train_batch, g)
+
+    def step():
+        opt.zero_grad(set_to_none=True)
+        losses = model.loss(x, batch)
+        sum(v for k, v in losses.items() if k.startswith('loss')).backward()
+        opt.step()
+    p0 = session.probe()
+    t, ts = bench(step, timings['seg_train'])
+    out.append(session.model_record(f'{name}_train', label, 'train', train_batch, hw, t, ts,
+                                    gmacs, params, p0, optimizer='SGD(momentum=0.9, wd=1e-4)',
+                                    loss='RPN + RoI head (CE, L1)', **var))
+    return out
 
 
 # ------------------------------------------------------------------------------------------------
@@ -979,6 +1058,9 @@ def run(args: argparse.Namespace) -> tuple[dict, list[dict]]:
         for name, config in SEG_CONFIGS:
             width = name.split('_w')[1]
             measure_seg(session, config, name=name, label=f'hrnet-train HRNetV2-W{width}', **kw)
+    if args.det:
+        measure_det(session, timings=timings, channels_last=args.channels_last,
+                    fast_fusion=not args.plain_fusion)
     if not args.skip_pipeline:
         run_pipeline_pinned(session, args)
     meta['total_wall_s'] = round(time.time() - t0, 1)
@@ -999,6 +1081,9 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                     help='torch.compile the network (inference: with inductor freezing)')
     ap.add_argument('--plain-fusion', action='store_true',
                     help='the backbone with fast_fusion=False (out-of-place sums), to measure it')
+    ap.add_argument('--det', action='store_true',
+                    help='also HRNetV2p-W32 Faster R-CNN 800x1344 inference and training '
+                    '(no peer; about 5 min on 2 cores)')
     ap.add_argument('--keep-freed-memory', action='store_true',
                     help='glibc malloc keeps freed blocks (hrnet_train.utils.malloc), as the '
                     'runner with keep_freed_memory=True')
