@@ -35,6 +35,7 @@ from mmengine.logging import MMLogger
 
 from hrnet_train.engine.launch import ToolArgumentParser, add_speed_arguments, run_tool
 from hrnet_train.utils.errors import DataError
+from hrnet_train.visualization.names import UniqueNames
 
 IMAGE_SUFFIXES = ('.jpg', '.jpeg', '.png', '.bmp', '.webp', '.tif', '.tiff', '.ppm', '.pgm')
 VIDEO_SUFFIXES = ('.mp4', '.avi', '.mov', '.mkv', '.webm', '.m4v', '.mpg', '.mpeg')
@@ -119,20 +120,9 @@ def _frames(cap: cv2.VideoCapture) -> Iterator[np.ndarray]:
         yield frame  # BGR
 
 
-class _Names:
-    """Output stems without repeats: ``a``, ``a_1``..."""
-
-    def __init__(self) -> None:
-        self.used: set[str] = set()
-
-    def __call__(self, path: str) -> str:
-        stem = osp.splitext(osp.basename(path))[0]
-        name, n = stem, 0
-        while name in self.used:
-            n += 1
-            name = f'{stem}_{n}'
-        self.used.add(name)
-        return name
+def _stem(path: str) -> str:
+    """File name without folder and extension: the stem of its output files."""
+    return osp.splitext(osp.basename(path))[0]
 
 
 # ------------------------------------------------------------------------------ person boxes
@@ -331,14 +321,14 @@ def _write_image(path: str, rgb: np.ndarray) -> None:
 
 def run_images(predictor: Predictor, files: list[str], out_dir: str) -> int:
     from hrnet_train.apis import load_image
-    names, bs = _Names(), predictor.args.batch_size
+    names, bs = UniqueNames(), predictor.args.batch_size
     with _Progress(len(files)) as bar:
         for start in range(0, len(files), bs):
             paths = files[start:start + bs]
             imgs = [load_image(p)['img'] for p in paths]
             results = predictor(imgs, paths, [None] * len(paths))
             for path, img, result in zip(paths, imgs, results):
-                _write_image_outputs(predictor, out_dir, names(path), path, img, result)
+                _write_image_outputs(predictor, out_dir, names(_stem(path)), path, img, result)
                 bar.update()
     return len(files)
 
@@ -362,7 +352,7 @@ def _write_image_outputs(predictor: Predictor, out_dir: str, stem: str, path: st
 def run_video(predictor: Predictor, path: str, out_dir: str) -> int:
     cap, fps, total = _read_video(path)
     task, bs = predictor.task, predictor.args.batch_size
-    stem = _Names()(path)
+    stem = _stem(path)
     mp4 = osp.splitext(path)[1].lower() in _MP4_SUFFIXES
     out_path = osp.join(out_dir, stem + ('.mp4' if mp4 else '.avi'))
     writer = None

@@ -11,6 +11,8 @@ from mmengine.runner import EpochBasedTrainLoop, IterBasedTrainLoop
 
 from hrnet_train.utils.samples import get_sample_field
 
+from .names import UniqueNames
+
 
 def eval_tag(runner, phase: str) -> str:
     """``val_iter<n>`` (iteration-based training), ``val_epoch<n>`` (epoch-based training),
@@ -55,7 +57,7 @@ class EvalImageHook(Hook, metaclass=ABCMeta):
         self.phases = tuple(phases)
         self.last_out_dir: Optional[str] = None
         self._out_dir: Optional[str] = None
-        self._names: list[str] = []
+        self._names = UniqueNames()
 
     # ------------------------------------------------------------------ for subclasses
     def prepare(self, runner, meta: dict) -> bool:
@@ -69,16 +71,11 @@ class EvalImageHook(Hook, metaclass=ABCMeta):
 
     def unique_name(self, stem: str) -> str:
         """``stem``, or ``stem_1``, ``stem_2``... when already used in this evaluation."""
-        name, n = stem, 0
-        while name in self._names:
-            n += 1
-            name = f'{stem}_{n}'
-        self._names.append(name)
-        return name
+        return self._names(stem)
 
     # ------------------------------------------------------------------ per evaluation
     def _start(self, runner, phase: str, dataloader) -> None:
-        self._names, self._out_dir = [], None
+        self._names, self._out_dir = UniqueNames(), None
         if phase not in self.phases or not is_main_process() or self.max_images == 0:
             return
         meta = getattr(dataloader.dataset, 'metainfo', None) or {}

@@ -279,6 +279,20 @@ def _config_input_hw(config: str | os.PathLike) -> tuple[int, int]:
     return int(h), int(w)
 
 
+def _model_header(session: Session, model, config, name: str, label: str,
+                  hw: Sequence[int]) -> tuple[float, float, str, list[dict]]:
+    """Parameters (M) and counted GMACs of ``model`` at ``hw``, the figure label with the input
+    size, and the emitted ``<name>_macs`` record (in a list, the figures to come appended)."""
+    import torch
+    params = sum(p.numel() for p in model.parameters()) / 1e6
+    gmacs = count_macs(model, torch.randn(1, 3, *hw)) / 1e9
+    label = f'{label} {hw[0]}x{hw[1]}'
+    out = [session.emit(dict(bench=f'{name}_macs', model=label, params_m=params,
+                             gmacs_counted_conv_linear=gmacs, input_hw=list(hw),
+                             config=str(config)))]
+    return params, gmacs, label, out
+
+
 def _autocast(amp: Optional[str]):
     import torch
     if amp is None:
@@ -336,12 +350,7 @@ def measure_pose(session: Session, config: str | os.PathLike = POSE_CONFIG, *,
     hw = tuple(input_hw or _config_input_hw(config))
     torch.manual_seed(0)
     model = build_model(config, fast_fusion=fast_fusion, with_cp=with_cp)
-    params = sum(p.numel() for p in model.parameters()) / 1e6
-    gmacs = count_macs(model, torch.randn(1, 3, *hw)) / 1e9
-    label = f'{label} {hw[0]}x{hw[1]}'
-    out = [session.emit(dict(bench=f'{name}_macs', model=label, params_m=params,
-                             gmacs_counted_conv_linear=gmacs, input_hw=list(hw),
-                             config=str(config)))]
+    params, gmacs, label, out = _model_header(session, model, config, name, label, hw)
     readme = POSE_W32_README_GMACS if name == 'pose_w32' else None
     var = _variant(amp, channels_last, fuse_bn, compile, fast_fusion, with_cp)
 
@@ -403,12 +412,7 @@ def measure_seg(session: Session, config: str | os.PathLike, *, name: str, label
     hw = tuple(input_hw)
     torch.manual_seed(0)
     model = build_model(config, fast_fusion=fast_fusion, with_cp=with_cp)
-    params = sum(p.numel() for p in model.parameters()) / 1e6
-    gmacs = count_macs(model, torch.randn(1, 3, *hw)) / 1e9
-    label = f'{label} {hw[0]}x{hw[1]}'
-    out = [session.emit(dict(bench=f'{name}_macs', model=label, params_m=params,
-                             gmacs_counted_conv_linear=gmacs, input_hw=list(hw),
-                             config=str(config)))]
+    params, gmacs, label, out = _model_header(session, model, config, name, label, hw)
     var = _variant(amp, channels_last, fuse_bn, compile, fast_fusion, with_cp)
 
     net = _inference_model(model, fuse_bn=fuse_bn, compile=compile)
@@ -474,13 +478,8 @@ def measure_det(session: Session, config: str | os.PathLike = DET_CONFIG, *,
     hw = tuple(input_hw)
     torch.manual_seed(0)
     model = build_model(config, fast_fusion=fast_fusion)
-    params = sum(p.numel() for p in model.parameters()) / 1e6
+    params, gmacs, label, out = _model_header(session, model, config, name, label, hw)
     model.eval()
-    gmacs = count_macs(model, torch.randn(1, 3, *hw)) / 1e9
-    label = f'{label} {hw[0]}x{hw[1]}'
-    out = [session.emit(dict(bench=f'{name}_macs', model=label, params_m=params,
-                             gmacs_counted_conv_linear=gmacs, input_hw=list(hw),
-                             config=str(config)))]
     var = _variant(None, channels_last, fast_fusion=fast_fusion)
 
     def samples(n: int, g: torch.Generator) -> list:
