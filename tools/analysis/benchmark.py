@@ -293,6 +293,18 @@ def _model_header(session: Session, model, config, name: str, label: str,
     return params, gmacs, label, out
 
 
+def _loss_step(model, opt, x, samples, amp: Optional[str]) -> Callable[[], None]:
+    """One training step of a model whose ``loss(x, samples)`` returns a dict of losses: the
+    sum of the ``loss*`` entries, backward, ``opt.step()``."""
+    def step():
+        opt.zero_grad(set_to_none=True)
+        with _autocast(amp):
+            losses = model.loss(x, samples)
+        sum(v for k, v in losses.items() if k.startswith('loss')).backward()
+        opt.step()
+    return step
+
+
 def _autocast(amp: Optional[str]):
     import torch
     if amp is None:
@@ -440,12 +452,7 @@ def measure_seg(session: Session, config: str | os.PathLike, *, name: str, label
         lab[:, :32] = 255  # some ignored pixels
         samples.append(BaseDataElement(gt_seg_map=lab))
 
-    def step():
-        opt.zero_grad(set_to_none=True)
-        with _autocast(amp):
-            losses = model.loss(x, samples)
-        sum(v for k, v in losses.items() if k.startswith('loss')).backward()
-        opt.step()
+    step = _loss_step(model, opt, x, samples, amp)
     p0 = session.probe()
     t, ts = bench(step, timings['seg_train'])
     out.append(session.model_record(f'{name}_train', label, 'train', train_batch, hw, t, ts,
@@ -515,11 +522,7 @@ def measure_det(session: Session, config: str | os.PathLike = DET_CONFIG, *,
     x = _prepare(model, torch.randn(train_batch, 3, *hw), channels_last)
     batch = samples(train_batch, g)
 
-    def step():
-        opt.zero_grad(set_to_none=True)
-        losses = model.loss(x, batch)
-        sum(v for k, v in losses.items() if k.startswith('loss')).backward()
-        opt.step()
+    step = _loss_step(model, opt, x, batch, None)
     p0 = session.probe()
     t, ts = bench(step, timings['seg_train'])
     out.append(session.model_record(f'{name}_train', label, 'train', train_batch, hw, t, ts,
