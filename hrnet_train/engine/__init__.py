@@ -24,14 +24,15 @@ from .hooks import (
 )
 from .loops import FastResumeEpochBasedTrainLoop, FastResumeIterBasedTrainLoop
 from .runner import Runner
-from .samplers import ResumableDefaultSampler, ResumableInfiniteSampler
+from .samplers import ImageGroupedSampler, ResumableDefaultSampler, ResumableInfiniteSampler
 from .work_dir_lock import WorkDirInUseError, WorkDirLock
 
 __all__ = [
     'ATOMIC_LOCAL_BACKEND', 'AmpOptimWrapper', 'AtomicCheckpointHook', 'AtomicLocalBackend',
-    'FastResumeEpochBasedTrainLoop', 'FastResumeIterBasedTrainLoop', 'LossSpikeError',
-    'LossSpikeHook', 'NonFiniteLossError', 'NonFiniteLossHook', 'PreemptionCheckpointHook',
-    'ResumableDefaultSampler', 'ResumableInfiniteSampler', 'ResumeStateHook', 'Runner',
+    'FastResumeEpochBasedTrainLoop', 'FastResumeIterBasedTrainLoop', 'ImageGroupedSampler',
+    'LossSpikeError', 'LossSpikeHook', 'NonFiniteLossError', 'NonFiniteLossHook',
+    'PreemptionCheckpointHook', 'ResumableDefaultSampler', 'ResumableInfiniteSampler',
+    'ResumeStateHook', 'Runner',
     'WorkDirInUseError', 'WorkDirLock', 'enable_channels_last', 'find_latest_checkpoint',
     'get_rng_states', 'is_valid_checkpoint', 'list_checkpoints',
     'save_checkpoint_atomic', 'set_rng_states', 'write_text_atomic',

@@ -51,6 +51,10 @@ class ToyDataset(Dataset):
     def __len__(self) -> int:
         return len(self.inputs)
 
+    def get_data_info(self, idx: int) -> dict:
+        """A record naming the sample's "image": three samples per image."""
+        return dict(img_path=f'img{idx // 3}.jpg', sample_idx=idx)
+
     def __getitem__(self, idx: int) -> dict:
         type(self).getitem_calls += 1
         return dict(inputs=self.inputs[idx],

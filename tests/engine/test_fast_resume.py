@@ -168,3 +168,22 @@ def test_resume_restores_sampler_seed_when_unseeded(tmp_path):
     _, _, _, runner = _run(tmp_path, options, resume=True)
     # the sampler was built (with a freshly drawn seed) before the checkpoint was read
     assert runner.train_loop.dataloader.sampler.seed == saved
+
+
+def test_image_grouped_sampler_resumes_mid_epoch(tmp_path):
+    """ImageGroupedSampler has set_position: the epoch loop resumes it without loading the
+    skipped batches, and the batches after resume are those of the uninterrupted run."""
+    grouped = {**EPOCH_CFG,
+               'train_dataloader.sampler': dict(type='ImageGroupedSampler', shuffle=True)}
+    full_w, full_seen, full_loads, runner = _run(tmp_path / 'full', grouped)
+    assert type(runner.train_loop.dataloader.sampler).__name__ == 'ImageGroupedSampler'
+    assert full_loads == 30
+    epoch = [i for batch in full_seen[:5] for i in batch]
+    assert sorted(epoch) == list(range(10))
+    runs = [epoch[0] // 3] + [b // 3 for a, b in zip(epoch, epoch[1:]) if a // 3 != b // 3]
+    assert len(runs) == 4  # the toy's 4 "images" (3, 3, 3, 1 samples) each come whole
+
+    _run(tmp_path / 'cut', grouped, kill_at=7)
+    w, seen, loads, runner = _run(tmp_path / 'cut', grouped, resume=True)
+    assert seen == full_seen[7:] and loads == 8 * 2
+    _assert_same_weights(w, full_w)

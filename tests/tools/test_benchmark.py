@@ -123,6 +123,15 @@ def test_pipeline_record_with_reduced_decode():
         B._with_reduced_decode([dict(type='TopdownAffine')])
 
 
+def test_pipeline_record_in_image_grouped_order():
+    r = B.measure_pipeline(warm=2, rounds=2, per_round=12, reduced_decode=True, grouped=True)
+    assert r['bench'] == 'pose_topdown_train_pipeline_grouped'
+    assert r['grouped'] is r['cache_last'] is r['reduced_decode'] is True
+    assert sum(r['decode_reductions'].values()) == 2 * 12
+    assert ('| top-down train pipeline, image-grouped order + cache_last, reduced decode, 1 core, '
+            'real COCO val2017 images | 1 |') in B.format_table([r])
+
+
 @pytest.mark.parametrize('reduced', [False, True])
 def test_loader_records(reduced):
     recs = B.measure_loader(workers=(0, 1), batch_size=4, batches=2, warm_batches=1,
@@ -153,15 +162,18 @@ def test_table_and_comparison(session, tmp_path):
     ours = [dict(bench='matmul_fp32_2048', gflops=300.0),
             dict(bench='pose_w32_infer', batch=8, img_per_s=12.0),
             dict(bench='seg_w48_train', batch=2, img_per_s=0.1),
-            dict(bench='pose_topdown_train_pipeline', source='real COCO', samples_per_s=250.0)]
+            dict(bench='pose_topdown_train_pipeline', source='real COCO', samples_per_s=250.0),
+            dict(bench='pose_topdown_train_pipeline_grouped', source='real COCO', grouped=True,
+                 reduced_decode=True, samples_per_s=500.0)]
     peer = [dict(bench='matmul_fp32_2048', gflops=310.0),
             dict(bench='pose_w32_infer', batch=8, img_per_s=10.0),
             dict(bench='pose_topdown_train_pipeline', source='real COCO', samples_per_s=200.0),
             dict(bench='pose_topdown_train_pipeline', source='synthetic', samples_per_s=1.0)]
     rows = B.compare(ours, peer)
-    assert [r['figure'] for r in rows] == ['fp32 matmul 2048^3', 'pose_w32_infer bs8',
-                                           'pose train pipeline, 1 core']
-    assert [round(r['ratio'], 3) for r in rows] == [0.968, 1.2, 1.25]
+    assert [r['figure'] for r in rows] == [
+        'fp32 matmul 2048^3', 'pose_w32_infer bs8', 'pose train pipeline, 1 core',
+        'pose train pipeline, 1 core, image-grouped order + cache_last, reduced decode']
+    assert [round(r['ratio'], 3) for r in rows] == [0.968, 1.2, 1.25, 2.5]
     assert '| pose_w32_infer bs8 | img/s | 12 | 10 | 1.20 |' in B.format_comparison(rows)
     # --compare reads two --out files
     for name, res in (('o.json', ours), ('p.json', peer)):

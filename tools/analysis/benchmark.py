@@ -534,28 +534,35 @@ def measure_det(session: Session, config: str | os.PathLike = DET_CONFIG, *,
 # ------------------------------------------------------------------------------------------------
 # Data pipeline (one core)
 # ------------------------------------------------------------------------------------------------
+def _with_load_image(pipeline_cfg: list[dict], **options) -> list[dict]:
+    """The pipeline with ``options`` set on its LoadImage step."""
+    if not any(t.get('type') == 'LoadImage' for t in pipeline_cfg):
+        raise ValueError(f'train_pipeline has no LoadImage step to set {", ".join(options)} on')
+    return [dict(t, **options) if t.get('type') == 'LoadImage' else t for t in pipeline_cfg]
+
+
 def _with_reduced_decode(pipeline_cfg: list[dict]) -> list[dict]:
     """The pipeline with ``reduced_decode=True`` on its LoadImage step."""
-    if not any(t.get('type') == 'LoadImage' for t in pipeline_cfg):
-        raise ValueError('train_pipeline has no LoadImage step to set reduced_decode on')
-    return [dict(t, reduced_decode=True) if t.get('type') == 'LoadImage' else t
-            for t in pipeline_cfg]
+    return _with_load_image(pipeline_cfg, reduced_decode=True)
 
 
 def measure_pipeline(config: str | os.PathLike = PIPELINE_CONFIG, *,
                      data_root: str | os.PathLike = COCO_TINY, ann_file: str = COCO_TINY_ANN,
                      img_prefix: str = COCO_TINY_IMG, warm: int = 20, rounds: int = 7,
                      per_round: int = 100, max_instances: int = 200,
-                     reduced_decode: bool = False) -> dict:
+                     reduced_decode: bool = False, grouped: bool = False) -> dict:
     """Samples/s of the config's ``train_pipeline`` with ``CocoKeypointDataset`` (record
-    ``pose_topdown_train_pipeline``, or ``pose_topdown_train_pipeline_reduced`` with
-    ``reduced_decode=True`` set on its LoadImage: the JPEG is decoded by TopdownAffine, at 1/r
-    when the crop allows; ``decode_reductions`` counts the timed samples per r).
+    ``pose_topdown_train_pipeline``; ``_reduced`` with ``reduced_decode=True`` set on its
+    LoadImage: the JPEG is decoded by TopdownAffine, at 1/r when the crop allows;
+    ``decode_reductions`` counts the timed samples per r; ``_grouped`` with ``grouped=True``).
 
     A sample is ``dataset.get_data_info(i)`` (the per-sample copy) followed by every
-    transform, as ``dataset[i]`` does; instances are visited in order. The median over ``rounds``
-    of the mean time per sample within a round is reported, with the mean time of each transform.
-    Runs in the calling process: the CLI pins a child process to one CPU first.
+    transform, as ``dataset[i]`` does. Instances are visited in index order, or with
+    ``grouped=True`` in the order of ``ImageGroupedSampler`` (shuffled images, each image's
+    instances adjacent; epochs 0, 1, ...) with ``cache_last=True`` on LoadImage, as a training
+    run with that sampler draws them. The median over ``rounds`` of the mean time per sample
+    within a round is reported, with the mean time of each transform. Runs in the calling
+    process: the CLI pins a child process to one CPU first.
     """
     import cv2
     import numpy as np
@@ -569,11 +576,21 @@ def measure_pipeline(config: str | os.PathLike = PIPELINE_CONFIG, *,
                     for t in cfg.train_pipeline]
     if reduced_decode:
         pipeline_cfg = _with_reduced_decode(pipeline_cfg)
+    if grouped:
+        pipeline_cfg = _with_load_image(pipeline_cfg, cache_last=True)
     data_root = str(data_root)
     ds = CocoKeypointDataset(ann_file=ann_file, data_root=data_root,
                              data_prefix=dict(img=img_prefix), pipeline=pipeline_cfg,
-                             indices=None)
-    n_inst = min(len(ds), max_instances)
+                             indices=max_instances)
+    n_inst = len(ds)
+    order = list(range(n_inst))
+    if grouped:
+        from hrnet_train.engine import ImageGroupedSampler
+        sampler = ImageGroupedSampler(ds, shuffle=True, seed=0)
+        order = []
+        for epoch in range(-(-(warm + rounds * per_round) // n_inst)):
+            sampler.set_epoch(epoch)
+            order += list(sampler)
     transforms = list(ds.pipeline.transforms)
     names = [type(t).__name__ for t in transforms]
     per = {n: 0.0 for n in ['get_data_info'] + names}
@@ -582,7 +599,7 @@ def measure_pipeline(config: str | os.PathLike = PIPELINE_CONFIG, *,
 
     def one(i: int, acc: bool):
         t = time.perf_counter()
-        d = ds.get_data_info(i % n_inst)
+        d = ds.get_data_info(order[i % len(order)])
         if acc:
             per['get_data_info'] += time.perf_counter() - t
         for n, tr in zip(names, transforms):
@@ -619,9 +636,11 @@ def measure_pipeline(config: str | os.PathLike = PIPELINE_CONFIG, *,
     sizes = [cv2.imread(p).shape[:2] for p in paths]
     ann_path = os.path.join(data_root, ann_file)
     return dict(
-        bench='pose_topdown_train_pipeline' + ('_reduced' if reduced_decode else ''),
+        bench='pose_topdown_train_pipeline' + ('_grouped' if grouped else
+                                               '_reduced' if reduced_decode else ''),
         source=f'real COCO val2017 images ({os.path.relpath(ann_path, ROOT)})',
         reduced_decode=reduced_decode, decode_reductions=dict(sorted(reductions.items())),
+        grouped=grouped, cache_last=grouped,
         samples_per_s=1 / med, ms_per_sample=1e3 * med, rounds=rounds,
         samples_per_round=per_round, cpus=len(os.sched_getaffinity(0)), n_instances=n_inst,
         n_images=len(paths),
@@ -640,15 +659,16 @@ def _pipeline_child(args: argparse.Namespace) -> None:
     cv2.setNumThreads(0)  # as default_runtime env_cfg opencv_num_threads=0
     torch.set_num_threads(1)
     rounds, per_round = (3, 40) if args.quick else (7, 100)
-    for reduced in (False, True):
+    for reduced, grouped in ((False, False), (True, False), (True, True)):
         rec = measure_pipeline(args.pipeline_config, data_root=args.data_root, rounds=rounds,
-                               per_round=per_round, reduced_decode=reduced)
+                               per_round=per_round, reduced_decode=reduced, grouped=grouped)
         print('JSON ' + json.dumps(rec), flush=True)
 
 
 def run_pipeline_pinned(session: Session, args: argparse.Namespace) -> dict:
-    """Run :func:`measure_pipeline` (the config's pipeline, then with reduced decode) in a child
-    process pinned to one CPU and emit its records; returns the last."""
+    """Run :func:`measure_pipeline` (the config's pipeline, with reduced decode, and with reduced
+    decode in the image-grouped order) in a child process pinned to one CPU and emit its
+    records; returns the last."""
     cmd = [sys.executable, os.path.abspath(__file__), '--pipeline-child',
            '--pipeline-config', str(args.pipeline_config), '--data-root', str(args.data_root)]
     cmd += ['--quick'] if args.quick else []
@@ -974,8 +994,7 @@ def format_table(records: Sequence[dict]) -> str:
             lines.append(f"| {r['model']} params {r['params_m']:.2f} M, counted conv/linear "
                          f"{r['gmacs_counted_conv_linear']:.2f} GMACs | | | | | | |")
         elif r['bench'].startswith('pose_topdown_train_pipeline'):
-            what = 'top-down train pipeline' + (', reduced decode' if r.get('reduced_decode')
-                                                else '')
+            what = 'top-down train pipeline' + _pipeline_variant(r)
             if 'error' in r:
                 lines.append(f"| {what}: FAILED {r['error']} | | | | | | |")
             else:
@@ -983,6 +1002,15 @@ def format_table(records: Sequence[dict]) -> str:
                              f"| 1 | {r['samples_per_s']:.1f} samples/s | "
                              f"{r['ms_per_sample'] / 1e3:.4f} | | | |")
     return '\n'.join(lines)
+
+
+def _pipeline_variant(rec: dict) -> str:
+    """How a pipeline record differs from the config's pipeline in index order ('' if not)."""
+    return ((', image-grouped order + cache_last' if rec.get('grouped') else '')
+            + (', reduced decode' if rec.get('reduced_decode') else ''))
+
+
+_PIPELINE_FIGURE = 'pose train pipeline, 1 core'
 
 
 def _figures(records: Sequence[dict]) -> dict[str, tuple[float, str]]:
@@ -994,19 +1022,26 @@ def _figures(records: Sequence[dict]) -> dict[str, tuple[float, str]]:
             out['fp32 matmul 2048^3'] = (r['gflops'], 'GFLOP/s')
         elif 'img_per_s' in r:
             out[f"{b} bs{r['batch']}"] = (r['img_per_s'], 'img/s')
-        elif b == 'pose_topdown_train_pipeline' and 'samples_per_s' in r \
+        elif b.startswith('pose_topdown_train_pipeline') and 'samples_per_s' in r \
                 and r.get('source', '').startswith('real'):
-            out['pose train pipeline, 1 core'] = (r['samples_per_s'], 'samples/s')
+            out[_PIPELINE_FIGURE + _pipeline_variant(r)] = (r['samples_per_s'], 'samples/s')
     return out
 
 
 def compare(ours: Sequence[dict], peer: Sequence[dict]) -> list[dict]:
     """One row per figure present in both runs: ours, peer and ours / peer (> 1: we are faster).
+    Our pipeline variants (reduced decode, image-grouped order) are each set against the peer's
+    one pipeline figure.
 
     The matmul row is a machine check: far from 1 means the machine changed between the runs."""
     a, b = _figures(ours), _figures(peer)
-    return [dict(figure=k, unit=a[k][1], ours=a[k][0], peer=b[k][0], ratio=a[k][0] / b[k][0])
-            for k in a if k in b and b[k][0] > 0]
+    rows = []
+    for k, (value, unit) in a.items():
+        peer_key = _PIPELINE_FIGURE if k.startswith(_PIPELINE_FIGURE) else k
+        if peer_key in b and b[peer_key][0] > 0:
+            rows.append(dict(figure=k, unit=unit, ours=value, peer=b[peer_key][0],
+                             ratio=value / b[peer_key][0]))
+    return rows
 
 
 def format_comparison(rows: Sequence[dict]) -> str:

@@ -18,7 +18,7 @@ train_pipeline = [
     dict(type='PackPoseInputs'),
 ]
 val_pipeline = [
-    dict(type='LoadImage'),
+    dict(type='LoadImage', cache_last=True),  # the instances of an image are adjacent
     dict(type='GetBBoxCenterScale', padding=1.25),
     dict(type='TopdownAffine', input_size=(192, 256)),
     dict(type='PackPoseInputs'),

@@ -197,18 +197,22 @@ class DeferredImage:
         margin: decode at 1/r only when the warp takes at least ``r * margin`` image pixels per
             output pixel (1: the warp never upsamples the reduced image).
         flipped: the image is mirrored horizontally.
+        cache: the decoded images of this file by reduction (``LoadImage(cache_last=True)``),
+            or None: :meth:`decode` then looks there first and stores what it decodes.
     """
 
-    __slots__ = ('path', 'data', 'height', 'width', 'to_rgb', 'margin', 'flipped')
+    __slots__ = ('path', 'data', 'height', 'width', 'to_rgb', 'margin', 'flipped', 'cache')
 
     def __init__(self, path: str, data: np.ndarray, size: tuple[int, int], *,
-                 to_rgb: bool = True, margin: float = 1.0, flipped: bool = False) -> None:
+                 to_rgb: bool = True, margin: float = 1.0, flipped: bool = False,
+                 cache: dict[int, np.ndarray] | None = None) -> None:
         self.path = path
         self.data = data
         self.height, self.width = int(size[0]), int(size[1])
         self.to_rgb = to_rgb
         self.margin = float(margin)
         self.flipped = flipped
+        self.cache = cache
 
     def __getattr__(self, name: str):
         if name.startswith('__'):
@@ -233,7 +237,8 @@ class DeferredImage:
     def mirrored(self) -> DeferredImage:
         """The same image mirrored horizontally (a new object; no pixels are touched)."""
         return DeferredImage(self.path, self.data, (self.height, self.width),
-                             to_rgb=self.to_rgb, margin=self.margin, flipped=not self.flipped)
+                             to_rgb=self.to_rgb, margin=self.margin, flipped=not self.flipped,
+                             cache=self.cache)
 
     def reduction_for(self, step: float) -> int:
         """Largest r in {1, 2, 4, 8} with ``r * margin <= step``.
@@ -244,13 +249,33 @@ class DeferredImage:
         return next((r for r in REDUCTIONS if r * self.margin <= step), 1)
 
     def decode(self, reduction: int = 1) -> np.ndarray:
-        """Decode the file at 1/reduction, not mirrored.
+        """Decode the file at 1/reduction, not mirrored (a copy of the cached decode, if any).
 
         Returns:
-            (ceil(H / r), ceil(W / r), 3) uint8, RGB unless ``to_rgb=False``.
+            (ceil(H / r), ceil(W / r), 3) uint8, RGB unless ``to_rgb=False``; the caller's own
+            array.
         """
         if reduction not in _REDUCED_FLAG:
             raise ValueError(f'reduction must be one of 1, 2, 4, 8, got {reduction}')
+        if self.cache is not None:
+            return self.pixels(reduction).copy()
+        return self._decode_checked(reduction)
+
+    def pixels(self, reduction: int = 1) -> np.ndarray:
+        """:meth:`decode`, for a caller that only reads the pixels: with a cache, its own
+        array (read-only, shared with the next requests for this image) instead of a copy."""
+        if self.cache is None:
+            return self.decode(reduction)
+        cached = self.cache.get(reduction)
+        if cached is None:
+            if reduction not in _REDUCED_FLAG:
+                raise ValueError(f'reduction must be one of 1, 2, 4, 8, got {reduction}')
+            cached = self._decode_checked(reduction)
+            cached.flags.writeable = False
+            self.cache[reduction] = cached
+        return cached
+
+    def _decode_checked(self, reduction: int) -> np.ndarray:
         img = _decode(self.data, self.path, reduction, self.to_rgb)
         expected = (-(-self.height // reduction), -(-self.width // reduction))
         if img.shape[:2] != expected:
@@ -285,6 +310,14 @@ class LoadImage(BaseTransform):
     top-down pose pipelines only; any other use of its pixels is a one-line error. Other formats,
     JPEGs cv2 would rotate (EXIF orientation) and non-DCT-scalable JPEGs are decoded here in full.
 
+    With ``cache_last=True`` the last file read is kept (its bytes and its decoded pixels, per
+    decode reduction) and a request for the same file (same path, size and modification time)
+    is answered with a copy of those pixels instead of a decode: bit-identical, and a copy
+    (~0.03 ms for a 640x480 image) instead of a decode (~3 ms). It pays when the instances of one
+    image come one after another: top-down evaluation (the instances are in image order) and
+    training with ``ImageGroupedSampler``; in a shuffled order it almost never hits and costs the
+    copy. Each DataLoader worker keeps its own last image.
+
     Reads:   img_path
     Adds:    img (H, W, 3) uint8 (RGB unless ``to_rgb=False``) or a DeferredImage of that size,
              img_shape (H, W), ori_shape (H, W): the full image's size either way
@@ -295,32 +328,59 @@ class LoadImage(BaseTransform):
         reduced_decode_margin: decode at 1/r only when the warp takes at least ``r * margin``
             image pixels per input pixel (1.0: the warp never upsamples the reduced image;
             larger is closer to the full decode, and less often reduced).
+        cache_last: keep the last image and answer repeated requests for it with a copy (off
+            by default).
     """
 
     def __init__(self, *, to_rgb: bool = True, reduced_decode: bool = False,
-                 reduced_decode_margin: float = 1.0) -> None:
-        if not isinstance(reduced_decode, bool):
-            raise ValueError(f'reduced_decode must be True or False, got {reduced_decode!r}')
+                 reduced_decode_margin: float = 1.0, cache_last: bool = False) -> None:
+        for name, value in (('reduced_decode', reduced_decode), ('cache_last', cache_last)):
+            if not isinstance(value, bool):
+                raise ValueError(f'{name} must be True or False, got {value!r}')
         if not reduced_decode_margin > 0:
             raise ValueError(f'reduced_decode_margin must be > 0, got {reduced_decode_margin}')
         self.to_rgb = to_rgb
         self.reduced_decode = reduced_decode
         self.reduced_decode_margin = float(reduced_decode_margin)
+        self.cache_last = cache_last
+        self._last: _LastImage | None = None
+
+    def _read(self, path: str) -> _LastImage:
+        """The file's bytes (checked) and JPEG size, from the cache when it holds this file."""
+        key = None
+        if self.cache_last:
+            try:
+                st = os.stat(path)
+                key = (path, st.st_size, st.st_mtime_ns)
+            except OSError:
+                pass  # _read_checked names the missing file
+            if key is not None and self._last is not None and self._last.key == key:
+                return self._last
+        data = _read_checked(path)
+        size = jpeg_reducible_size(data) if self.reduced_decode else None
+        entry = _LastImage(key, data, size, {} if self.cache_last else None)
+        if self.cache_last:
+            self._last = entry
+        return entry
 
     def transform(self, results: dict) -> dict:
         path = results['img_path']
-        if self.reduced_decode:
-            data = _read_checked(path)
-            size = jpeg_reducible_size(data)
-            if size is not None:
-                results['img'] = DeferredImage(path, data, size, to_rgb=self.to_rgb,
-                                               margin=self.reduced_decode_margin)
-                results['img_shape'] = size
-                results['ori_shape'] = size
-                return results
-            img = _decode(data, path, 1, self.to_rgb)
+        entry = self._read(path)
+        if entry.size is not None:
+            results['img'] = DeferredImage(path, entry.data, entry.size, to_rgb=self.to_rgb,
+                                           margin=self.reduced_decode_margin,
+                                           cache=entry.images)
+            results['img_shape'] = entry.size
+            results['ori_shape'] = entry.size
+            return results
+        if entry.images is None:
+            img = _decode(entry.data, path, 1, self.to_rgb)
         else:
-            img = read_image(path, to_rgb=self.to_rgb)
+            cached = entry.images.get(1)
+            if cached is None:
+                cached = entry.images[1] = _decode(entry.data, path, 1, self.to_rgb)
+                cached.flags.writeable = False
+            img = cached.copy()
         results['img'] = img
         results['img_shape'] = img.shape[:2]
         results['ori_shape'] = img.shape[:2]
@@ -329,4 +389,17 @@ class LoadImage(BaseTransform):
     def __repr__(self) -> str:
         return (f'{self.__class__.__name__}(to_rgb={self.to_rgb}, '
                 f'reduced_decode={self.reduced_decode}, '
-                f'reduced_decode_margin={self.reduced_decode_margin})')
+                f'reduced_decode_margin={self.reduced_decode_margin}, '
+                f'cache_last={self.cache_last})')
+
+
+class _LastImage:
+    """What ``LoadImage`` knows of the file it read last: key (path, size, mtime_ns) or None,
+    the checked bytes, the JPEG size when it decodes reduced (else None), and its decoded
+    images by reduction (None without ``cache_last``)."""
+
+    __slots__ = ('key', 'data', 'size', 'images')
+
+    def __init__(self, key, data: np.ndarray, size: tuple[int, int] | None,
+                 images: dict[int, np.ndarray] | None) -> None:
+        self.key, self.data, self.size, self.images = key, data, size, images

@@ -240,7 +240,7 @@ def _warp_deferred(img: DeferredImage, warp: np.ndarray,
         (height, width, 3) uint8 and the reduction r used.
     """
     r = img.reduction_for(_min_step(warp[:, :2]))
-    src = img.decode(r)
+    src = img.pixels(r)  # read only: LoadImage(cache_last=True) shares it with the next sample
     if r == 1 and not img.flipped:
         mat = warp  # the eager path's exact matrix: bit-identical output
     else:

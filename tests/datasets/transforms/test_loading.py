@@ -254,3 +254,88 @@ def test_reduced_decode_arguments():
     with pytest.raises(ValueError, match='reduced_decode_margin must be > 0'):
         LoadImage(reduced_decode=True, reduced_decode_margin=0)
     assert 'reduced_decode=True' in repr(LoadImage(reduced_decode=True))
+
+
+# ------------------------------------------------------------------------------------------------
+# cache_last: the last image's decode re-used
+# ------------------------------------------------------------------------------------------------
+def _count_imdecode(monkeypatch) -> list:
+    import hrnet_train.datasets.transforms.loading as loading
+    calls = []
+    real_imdecode = cv2.imdecode
+
+    def counting(data, flag):
+        calls.append(flag)
+        return real_imdecode(data, flag)
+
+    monkeypatch.setattr(loading.cv2, 'imdecode', counting)
+    return calls
+
+
+def test_cache_last_decodes_a_repeated_image_once_and_hands_out_copies(monkeypatch):
+    other = _bundled('000000040083.jpg')
+    expected, expected_other = read_image(IMG_ABS), read_image(other)
+    calls = _count_imdecode(monkeypatch)
+    load = LoadImage(cache_last=True)
+    first = load(dict(img_path=IMG_ABS))['img']
+    first[:] = 0  # a transform writing into its image must not reach the next sample
+    second = load(dict(img_path=IMG_ABS))['img']
+    assert len(calls) == 1
+    np.testing.assert_array_equal(second, expected)
+    assert second.flags.writeable and not np.shares_memory(first, second)
+    np.testing.assert_array_equal(load(dict(img_path=other))['img'], expected_other)
+    load(dict(img_path=IMG_ABS))  # only the last image is kept
+    assert len(calls) == 3
+    assert 'cache_last=True' in repr(load)
+    # off by default: every request decodes
+    plain = LoadImage()
+    plain(dict(img_path=IMG_ABS)), plain(dict(img_path=IMG_ABS))
+    assert len(calls) == 5
+
+
+def test_cache_last_sees_a_rewritten_file(tmp_path):
+    import os
+    path = tmp_path / 'a.png'
+    a = np.full((8, 6, 3), 10, np.uint8)
+    cv2.imwrite(str(path), a)
+    load = LoadImage(cache_last=True, to_rgb=False)
+    np.testing.assert_array_equal(load(dict(img_path=str(path)))['img'], a)
+    cv2.imwrite(str(path), a + 5)  # same size in bytes, maybe the same mtime tick
+    st = os.stat(path)
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
+    np.testing.assert_array_equal(load(dict(img_path=str(path)))['img'], a + 5)
+    os.remove(path)
+    with pytest.raises(FileNotFoundError, match=r'image file not found: .*a\.png'):
+        load(dict(img_path=str(path)))
+
+
+def test_cache_last_with_reduced_decode_caches_each_reduction(monkeypatch):
+    expected_half = LoadImage(reduced_decode=True)(dict(img_path=IMG_ABS))['img'].decode(2)
+    expected = read_image(IMG_ABS)
+    calls = _count_imdecode(monkeypatch)
+    load = LoadImage(cache_last=True, reduced_decode=True)
+    a = load(dict(img_path=IMG_ABS))['img']
+    b = load(dict(img_path=IMG_ABS))['img'].mirrored()  # RandomFlip's copy keeps the cache
+    assert a.data is b.data  # the file is read and parsed once
+    half = a.decode(2)
+    half[:] = 0
+    np.testing.assert_array_equal(b.decode(2), expected_half)
+    np.testing.assert_array_equal(b.decode(1), expected)
+    np.testing.assert_array_equal(a.decode(1), expected)
+    assert len(calls) == 2  # 1/2 once and full once
+    with pytest.raises(ValueError, match='cache_last must be True or False'):
+        LoadImage(cache_last=1)
+
+
+def test_cached_pixels_are_shared_read_only(monkeypatch):
+    calls = _count_imdecode(monkeypatch)
+    load = LoadImage(cache_last=True, reduced_decode=True)
+    a = load(dict(img_path=IMG_ABS))['img']
+    px = a.pixels(1)
+    assert load(dict(img_path=IMG_ABS))['img'].pixels(1) is px and len(calls) == 1
+    with pytest.raises(ValueError, match='read-only'):
+        px[0, 0] = 0
+    assert a.decode(1).flags.writeable
+    # without a cache pixels() is a fresh decode
+    b = LoadImage(reduced_decode=True)(dict(img_path=IMG_ABS))['img']
+    assert b.pixels(2).flags.writeable and b.pixels(2) is not b.pixels(2)
