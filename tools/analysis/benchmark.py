@@ -1,7 +1,7 @@
 """CPU benchmark of hrnet-train with the figures and method of the OpenMMLab peer benchmark.
 
     python tools/analysis/benchmark.py [--quick] [--skip-seg] [--skip-pipeline] [--threads 2]
-        [--channels-last] [--fuse-bn] [--compile] [--plain-fusion] [--with-cp]
+        [--channels-last] [--fuse-bn] [--compile] [--plain-fusion] [--with-cp [stage1]]
         [--keep-freed-memory] [--det] [--amp bf16] [--out FILE] [--peer PEER_JSON]
     python tools/analysis/benchmark.py --compare OURS_JSON PEER_JSON
     python tools/analysis/benchmark.py --ops [--quick] [--threads 2] [--out FILE]
@@ -252,7 +252,7 @@ def _sync_bn_to_bn(cfg):
 
 
 def build_model(config: str | os.PathLike, *, fast_fusion: bool = True,
-                with_cp: bool = False) -> 'torch.nn.Module':
+                with_cp: bool | str = False) -> 'torch.nn.Module':
     """Build ``cfg.model`` for one process: backbone ``init_cfg=None``, SyncBN -> BN, the
     backbone's ``fast_fusion`` and ``with_cp`` (activation checkpointing) switches set.
 
@@ -323,7 +323,8 @@ def _prepare(model, x, channels_last: bool):
 
 
 def _variant(amp: Optional[str], channels_last: bool, fuse_bn: bool = False,
-             compile: bool = False, fast_fusion: bool = True, with_cp: bool = False) -> dict:
+             compile: bool = False, fast_fusion: bool = True,
+             with_cp: bool | str = False) -> dict:
     return dict(precision='bf16-autocast' if amp else 'fp32',
                 memory_format='channels_last' if channels_last else 'NCHW',
                 fuse_bn=fuse_bn, compiled=compile, fast_fusion=fast_fusion, with_cp=with_cp)
@@ -349,7 +350,7 @@ def measure_pose(session: Session, config: str | os.PathLike = POSE_CONFIG, *,
                  input_hw: Optional[tuple[int, int]] = None,
                  timings: Optional[dict[str, Timing]] = None, amp: Optional[str] = None,
                  channels_last: bool = False, fuse_bn: bool = False, compile: bool = False,
-                 fast_fusion: bool = True, with_cp: bool = False, name: str = 'pose_w32',
+                 fast_fusion: bool = True, with_cp: bool | str = False, name: str = 'pose_w32',
                  label: str = 'hrnet-train HRNet-W32') -> list[dict]:
     """Pose figures: ``<name>_macs``, ``<name>_infer`` per inference batch, ``<name>_train`` per
     training batch. The training step is forward (``mode='tensor'``) + the model's loss module
@@ -413,7 +414,7 @@ def measure_seg(session: Session, config: str | os.PathLike, *, name: str, label
                 train_batch: int = 2, timings: Optional[dict[str, Timing]] = None,
                 amp: Optional[str] = None, channels_last: bool = False, fuse_bn: bool = False,
                 compile: bool = False, fast_fusion: bool = True,
-                with_cp: bool = False) -> list[dict]:
+                with_cp: bool | str = False) -> list[dict]:
     """Segmentation figures ``<name>_macs``, ``<name>_infer`` ('whole': logits resized to the
     input) and ``<name>_train`` (``model.loss``: logits resized to the labels, the config's CE,
     pixel accuracy; SGD lr 0.01, momentum 0.9, weight decay 5e-4) on random images and labels
@@ -1124,8 +1125,9 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     ap.add_argument('--keep-freed-memory', action='store_true',
                     help='glibc malloc keeps freed blocks (hrnet_train.utils.malloc), as the '
                     'runner with keep_freed_memory=True')
-    ap.add_argument('--with-cp', action='store_true',
-                    help='activation checkpointing in the backbone blocks (training memory)')
+    ap.add_argument('--with-cp', nargs='?', const=True, default=False, choices=['stage1'],
+                    help="activation checkpointing in the backbone (training memory): every "
+                    "residual block, or with 'stage1' the stem and stage 1 as one segment")
     ap.add_argument('--amp', choices=['bf16'], default=None,
                     help='run the model figures under torch.autocast(cpu, bfloat16)')
     ap.add_argument('--out', default='benchmark_cpu.json')

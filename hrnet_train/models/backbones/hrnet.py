@@ -10,7 +10,7 @@ stage{s}.{m}.fuse_layers.{i}.{j}.*``.
 from __future__ import annotations
 
 import copy
-from typing import Optional, Sequence
+from typing import Optional, Sequence, Union
 
 import torch
 import torch.nn as nn
@@ -20,6 +20,7 @@ from torch import Tensor
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from hrnet_train.models.layers import BLOCKS_NAMES, build_norm, conv1x1, conv3x3, make_res_layer
+from hrnet_train.models.layers.checkpoint import checkpoint
 from hrnet_train.registry import MODELS
 
 
@@ -233,7 +234,11 @@ class HRNet(BaseModule):
         norm_eval: keep every norm layer in eval mode during training (frozen statistics).
         frozen_stages: -1 none; 0 the stem; k >= 1 also stage 1..k (``layer1``, then
             ``transition{k-1}`` and ``stage{k}``) get no gradient and stay in eval mode.
-        with_cp: activation checkpointing in every residual block.
+        with_cp: activation checkpointing (training memory for time): True in every residual
+            block (mmpose's ``with_cp``); ``'stage1'`` the stem and stage 1 as one segment, the
+            best memory per recomputed MAC (W32 256x192 batch 32: ~1.1 GB less for ~1/8 more
+            forward MACs, docs/benchmark.md); False none. Batch-norm statistics are updated once
+            per step either way (the recomputation does not track them).
         fast_fusion: residual and fusion sums in place into one buffer per output and, in
             inference, nearest upsampling added as a broadcast instead of materialised
             (bit-identical outputs and gradients, fewer activation-sized temporaries; measured in
@@ -251,8 +256,8 @@ class HRNet(BaseModule):
                  in_channels: int = 3, multi_scale_output: bool = True,
                  upsample_mode: str = 'nearest', align_corners: bool = False,
                  norm_cfg: Optional[dict] = None, norm_eval: bool = False,
-                 frozen_stages: int = -1, with_cp: bool = False, fast_fusion: bool = True,
-                 init_cfg: Optional[dict] = None) -> None:
+                 frozen_stages: int = -1, with_cp: Union[bool, str] = False,
+                 fast_fusion: bool = True, init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg=copy.deepcopy(init_cfg))
         if extra is not None:
             self.extra = _check_extra(extra)
@@ -268,11 +273,14 @@ class HRNet(BaseModule):
                              f"got '{upsample_mode}'")
         if not -1 <= frozen_stages <= 4:
             raise ValueError(f'HRNet frozen_stages must be in [-1, 4], got {frozen_stages}')
+        if with_cp not in (False, True, 'stage1'):
+            raise ValueError(f"HRNet with_cp must be True, False or 'stage1', got {with_cp!r}")
         self.norm_cfg = None if norm_cfg is None else dict(norm_cfg)
         self.norm_eval = norm_eval
         self.frozen_stages = frozen_stages
         self.multi_scale_output = multi_scale_output
-        kw = dict(norm_cfg=self.norm_cfg, with_cp=with_cp)
+        self.with_cp = with_cp
+        kw = dict(norm_cfg=self.norm_cfg, with_cp=with_cp is True)
 
         # Stem: two 3x3 stride-2 convs to stride 4.
         self.conv1 = nn.Conv2d(in_channels, 64, 3, stride=2, padding=1, bias=False)
@@ -336,10 +344,18 @@ class HRNet(BaseModule):
         return nn.Sequential(*modules), channels
 
     # ----------------------------------------------------------------------------- forward
-    def forward(self, x: Tensor) -> list[Tensor]:
+    def _stem_and_stage1(self, x: Tensor) -> Tensor:
         x = self.relu(self.bn1(self.conv1(x)))
         x = self.relu(self.bn2(self.conv2(x)))
-        y_list = [self.layer1(x)]
+        return self.layer1(x)
+
+    def forward(self, x: Tensor) -> list[Tensor]:
+        stage1 = (self.conv1, self.bn1, self.conv2, self.bn2, self.layer1)
+        if (self.with_cp == 'stage1' and torch.is_grad_enabled()
+                and any(p.requires_grad for m in stage1 for p in m.parameters())):
+            y_list = [checkpoint(self._stem_and_stage1, x, modules=stage1)]
+        else:
+            y_list = [self._stem_and_stage1(x)]
         for k in (2, 3, 4):
             transition = getattr(self, f'transition{k - 1}')
             x_list = []

@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Optional
 
 import torch.nn as nn
-import torch.utils.checkpoint as cp
 from mmcv.cnn import build_norm_layer
 from torch import Tensor
+
+from .checkpoint import checkpoint
 
 
 def build_norm(norm_cfg: Optional[dict], num_features: int) -> nn.Module:
@@ -30,7 +31,7 @@ def conv1x1(in_channels: int, out_channels: int, stride: int = 1) -> nn.Conv2d:
 def _forward_residual(block: nn.Module, x: Tensor) -> Tensor:
     """ReLU(block._residual(x)), with activation checkpointing when ``block.with_cp``."""
     if block.with_cp and x.requires_grad:
-        out = cp.checkpoint(block._residual, x, use_reentrant=False)
+        out = checkpoint(block._residual, x, modules=[block])
     else:
         out = block._residual(x)
     return block.relu(out)

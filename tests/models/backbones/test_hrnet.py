@@ -166,16 +166,45 @@ def test_frozen_stages_and_norm_eval():
     assert not model2.bn1.training and model2.stage4[0].branches[0][0].bn1.training
 
 
-def test_with_cp_gives_same_gradients():
+@pytest.mark.parametrize('with_cp', [True, 'stage1'])
+@pytest.mark.parametrize('momentum', [0.1, None])
+def test_with_cp_gives_the_plain_outputs_gradients_and_bn_statistics(with_cp, momentum):
+    """Two training steps: the same outputs, gradients and every buffer (running statistics
+    updated once per step, num_batches_tracked 2), bit for bit."""
     torch.manual_seed(0)
-    a = HRNet('w18-small-v1')
-    b = HRNet('w18-small-v1', with_cp=True)
+    norm_cfg = dict(type='BN', momentum=momentum)
+    a = HRNet('w18-small-v1', norm_cfg=norm_cfg).train()
+    b = HRNet('w18-small-v1', norm_cfg=norm_cfg, with_cp=with_cp).train()
     b.load_state_dict(a.state_dict())
-    x = torch.randn(2, 3, 32, 32)
-    sum(o.sum() for o in a(x)).backward()
-    sum(o.sum() for o in b(x)).backward()
+    for step in range(2):
+        x = torch.randn(2, 3, 32, 32)
+        outs = []
+        for m in (a, b):
+            m.zero_grad()
+            out = m(x)
+            sum((o * torch.linspace(-1, 1, o.numel()).view_as(o)).sum() for o in out).backward()
+            outs.append(out)
+        for oa, ob in zip(*outs):
+            assert torch.equal(oa, ob)
     for (n, pa), pb in zip(a.named_parameters(), b.parameters()):
-        assert torch.allclose(pa.grad, pb.grad, atol=1e-5, rtol=1e-4), n
+        assert torch.equal(pa.grad, pb.grad), n
+    sb = b.state_dict()
+    for k, v in a.state_dict().items():
+        assert torch.equal(v, sb[k]), k
+    assert int(b.layer1[0].bn1.num_batches_tracked) == 2
+    assert b.layer1[0].bn1.momentum == momentum  # restored after each recomputation
+
+
+def test_with_cp_stage1_is_skipped_without_gradients_and_checked():
+    frozen = HRNet('w18-small-v1', with_cp='stage1', frozen_stages=1).train()
+    x = torch.randn(2, 3, 64, 64)
+    sum(o.sum() for o in frozen(x)).backward()  # stem + stage 1 frozen: nothing to recompute
+    assert frozen.layer1[0].conv1.weight.grad is None
+    assert frozen.stage2[0].branches[0][0].conv1.weight.grad is not None
+    with torch.no_grad():
+        HRNet('w18-small-v1', with_cp='stage1').train()(x)
+    with pytest.raises(ValueError, match="with_cp must be True, False or 'stage1', got 'all'"):
+        HRNet('w18-small-v1', with_cp='all')
 
 
 def test_syncbn_norm_cfg_and_momentum():
