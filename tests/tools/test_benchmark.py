@@ -149,6 +149,27 @@ def test_loader_records(reduced):
     assert len(table) == 4 and table[2].startswith('| 0 | 4 | ')
 
 
+def test_loader_record_with_the_grouped_config(monkeypatch):
+    """ImageGroupedSampler: the bundled set is repeated as distinct image files (a
+    RepeatDataset would make every repeat of an image one group and one decode)."""
+    import cv2
+
+    import hrnet_train.datasets.transforms.loading as loading
+    decodes = []
+    real_imdecode = cv2.imdecode
+    monkeypatch.setattr(loading.cv2, 'imdecode',
+                        lambda data, flag: decodes.append(flag) or real_imdecode(data, flag))
+    recs = B.measure_loader(B.ROOT / 'configs/pose/hrnet-w32_coco-256x192_grouped.py',
+                            workers=(0,), batch_size=12, batches=2, warm_batches=1)
+    r, = recs
+    assert r['sampler'] == 'ImageGroupedSampler' and r['reduced_decode'] and r['cache_last']
+    assert r['dataset'].endswith('12 instances as 3 copies with distinct image files')
+    # 3 batches of 12 = 36 persons of 12 distinct images (one decode each, a second one when
+    # two crops of an image need different reductions)
+    assert 12 <= len(decodes) <= 18
+    assert '| ImageGroupedSampler |' in B.format_loader_table(recs)
+
+
 def test_loader_cli_rejects_bad_workers(tmp_path):
     with pytest.raises(ValueError, match='--workers must be comma-separated integers'):
         B.main(['--loader', '--workers', 'a,b', '--out', str(tmp_path / 'o.json')])

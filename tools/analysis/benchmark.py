@@ -57,8 +57,10 @@ import json
 import os
 import platform
 import resource
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -734,10 +736,22 @@ def measure_loader(config: str | os.PathLike = PIPELINE_CONFIG, *,
     n_inst = len(DATASETS.build(inner))
     total = batch_size * (warm_batches + batches)
     times = math.ceil(total / n_inst)
+    grouped = (base.get('sampler') or {}).get('type') == 'ImageGroupedSampler'
+    if grouped:
+        # a RepeatDataset would put every repeat of an image into one group (one decode for
+        # all of them): repeat the images as distinct files instead
+        tmp = tempfile.mkdtemp(prefix='hrnet_loader_')
+        dataset = dict(inner, **_distinct_repeats(os.path.join(str(data_root), ann_file),
+                                                  os.path.join(str(data_root), img_prefix),
+                                                  times, tmp))
+        source = f'{n_inst} instances as {times} copies with distinct image files'
+    else:
+        dataset = dict(type='RepeatDataset', times=times, dataset=inner)
+        source = f'({n_inst} instances) x {times}'
     out = []
     for nw in workers:
         loader_cfg = dict(base, batch_size=batch_size, num_workers=nw, persistent_workers=False,
-                          dataset=dict(type='RepeatDataset', times=times, dataset=inner))
+                          dataset=dataset)
         loader = Runner.build_dataloader(loader_cfg, seed=0)
         it = iter(loader)
         t0 = time.perf_counter()
@@ -760,28 +774,60 @@ def measure_loader(config: str | os.PathLike = PIPELINE_CONFIG, *,
         rec = dict(bench='pose_topdown_train_loader', num_workers=nw, batch_size=batch_size,
                    batches=batches, warm_batches=warm_batches,
                    samples_per_s=batch_size * batches / dt, ms_per_batch=1e3 * dt / batches,
-                   reduced_decode=reduced_decode, input_shape=[3, h, w],
+                   reduced_decode=_load_image_option(pipeline_cfg, 'reduced_decode'),
+                   cache_last=_load_image_option(pipeline_cfg, 'cache_last'),
+                   input_shape=[3, h, w],
                    heatmap_shape=list(hm), cpus_available=len(os.sched_getaffinity(0)),
                    dataset=f'{os.path.relpath(os.path.join(str(data_root), ann_file), ROOT)} '
-                           f'({n_inst} instances) x {times}',
-                   config=str(config))
+                           f'{source}',
+                   sampler=(base.get('sampler') or {}).get('type'), config=str(config))
         if model_img_per_s:
             rec.update(model_img_per_s=float(model_img_per_s),
                        loader_over_model=rec['samples_per_s'] / float(model_img_per_s))
         out.append(rec)
+    if grouped:
+        shutil.rmtree(tmp, ignore_errors=True)
     return out
+
+
+def _load_image_option(pipeline_cfg: list[dict], key: str) -> bool:
+    """Whether the pipeline's LoadImage step sets ``key`` true."""
+    return any(t.get('type') == 'LoadImage' and bool(t.get(key)) for t in pipeline_cfg)
+
+
+def _distinct_repeats(ann_path: str, img_dir: str, times: int, out_dir: str) -> dict:
+    """A COCO keypoint set of ``times`` copies of ``ann_path``, each copy's images symlinked
+    under their own names in ``out_dir/img``; returns the dataset keys that point at it."""
+    with open(ann_path) as f:
+        coco = json.load(f)
+    os.makedirs(os.path.join(out_dir, 'img'))
+    images, annotations = [], []
+    for k in range(times):
+        ids = {}
+        for im in coco['images']:
+            name = f'r{k}_{im["file_name"]}'
+            os.symlink(os.path.abspath(os.path.join(img_dir, im['file_name'])),
+                       os.path.join(out_dir, 'img', name))
+            ids[im['id']] = len(images) + 1
+            images.append(dict(im, id=ids[im['id']], file_name=name))
+        for a in coco['annotations']:
+            annotations.append(dict(a, id=len(annotations) + 1, image_id=ids[a['image_id']]))
+    with open(os.path.join(out_dir, 'ann.json'), 'w') as f:
+        json.dump(dict(coco, images=images, annotations=annotations), f)
+    return dict(data_root=out_dir, ann_file='ann.json', data_prefix=dict(img='img/'))
 
 
 def format_loader_table(records: Sequence[dict]) -> str:
     """Markdown table of the ``--loader`` records."""
-    lines = ['| num_workers | batch | samples/s | ms/batch | reduced decode | loader / model |',
-             '|---|---|---|---|---|---|']
+    lines = ['| num_workers | batch | samples/s | ms/batch | reduced decode | sampler | '
+             'loader / model |', '|---|---|---|---|---|---|---|']
     for r in records:
         if r.get('bench') != 'pose_topdown_train_loader':
             continue
         ratio = f"{r['loader_over_model']:.2f}" if 'loader_over_model' in r else ''
         lines.append(f"| {r['num_workers']} | {r['batch_size']} | {r['samples_per_s']:.1f} | "
-                     f"{r['ms_per_batch']:.1f} | {r['reduced_decode']} | {ratio} |")
+                     f"{r['ms_per_batch']:.1f} | {r['reduced_decode']} | {r.get('sampler')} | "
+                     f"{ratio} |")
     return '\n'.join(lines)
 
 
