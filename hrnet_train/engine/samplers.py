@@ -93,17 +93,11 @@ class ResumableInfiniteSampler(torch.utils.data.Sampler):
         """Unused: the stream is one endless sequence (mmengine InfiniteSampler interface)."""
 
 
-@DATA_SAMPLERS.register_module()
-class ResumableDefaultSampler(DefaultSampler):
-    """mmengine's ``DefaultSampler`` (per-epoch permutation seeded with ``seed + epoch``) that can
-    start an epoch part-way through, for resuming epoch-based training mid-epoch.
+class _EpochPosition:
+    """``set_position`` for an epoch sampler: the next epoch iterator (only that one) starts
+    part-way through this rank's indices."""
 
-    Args: as :class:`mmengine.dataset.DefaultSampler` (dataset, shuffle, seed, round_up).
-    """
-
-    def __init__(self, *args, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self._start = 0
+    _start = 0
 
     def set_position(self, position: int) -> None:
         """Make the next ``__iter__`` (only that one) skip this rank's first ``position`` indices
@@ -112,10 +106,21 @@ class ResumableDefaultSampler(DefaultSampler):
             raise ValueError(f'position must be >= 0, got {position}')
         self._start = int(position)
 
-    def __iter__(self) -> Iterator[int]:
-        indices = list(super().__iter__())
+    def _from_position(self, indices: list[int]) -> Iterator[int]:
         start, self._start = self._start, 0
         return iter(indices[start:])
+
+
+@DATA_SAMPLERS.register_module()
+class ResumableDefaultSampler(_EpochPosition, DefaultSampler):
+    """mmengine's ``DefaultSampler`` (per-epoch permutation seeded with ``seed + epoch``) that can
+    start an epoch part-way through, for resuming epoch-based training mid-epoch.
+
+    Args: as :class:`mmengine.dataset.DefaultSampler` (dataset, shuffle, seed, round_up).
+    """
+
+    def __iter__(self) -> Iterator[int]:
+        return self._from_position(list(super().__iter__()))
 
 
 def image_groups(dataset, key: str = 'img_path') -> list[list[int]]:
@@ -141,7 +146,7 @@ def image_groups(dataset, key: str = 'img_path') -> list[list[int]]:
 
 
 @DATA_SAMPLERS.register_module()
-class ImageGroupedSampler(torch.utils.data.Sampler):
+class ImageGroupedSampler(_EpochPosition, torch.utils.data.Sampler):
     """Epoch sampler that gives the instances of one image one after another, for top-down pose
     training with ``LoadImage(cache_last=True)`` (one decode per image instead of per person).
 
@@ -174,7 +179,6 @@ class ImageGroupedSampler(torch.utils.data.Sampler):
         self.seed = sync_random_seed() if seed is None else seed
         self.round_up = round_up
         self.epoch = 0
-        self._start = 0
 
     def _epoch_order(self) -> list[int]:
         """The whole epoch's order (all ranks), before round-up."""
@@ -204,16 +208,8 @@ class ImageGroupedSampler(torch.utils.data.Sampler):
             order = order + order[:end - len(order)]
         return order[begin:end]
 
-    def set_position(self, position: int) -> None:
-        """Make the next ``__iter__`` (only that one) skip this rank's first ``position`` indices
-        of the current epoch."""
-        if position < 0:
-            raise ValueError(f'position must be >= 0, got {position}')
-        self._start = int(position)
-
     def __iter__(self) -> Iterator[int]:
-        start, self._start = self._start, 0
-        return iter(self.rank_indices()[start:])
+        return self._from_position(self.rank_indices())
 
     def __len__(self) -> int:
         begin, end = self._bounds()
