@@ -156,7 +156,8 @@ class ImageGroupedSampler(_EpochPosition, torch.utils.data.Sampler):
     a batch holds the persons of ~batch / (instances per image) images instead of ~batch images
     (COCO train: ~2.6 persons per image). Rank ``r`` of ``W`` takes the ``r``-th of ``W``
     contiguous chunks, so the images stay whole within a rank; with ``round_up`` the order is
-    first extended with its own start to a multiple of ``W``.
+    first extended with its own start to a multiple of ``W``. The groups are read once, at
+    construction, from every record (~20 us each: ~3 s for COCO train's ~150k persons).
 
     Args:
         dataset: a dataset with ``get_data_info(i)`` (mmengine ``BaseDataset``).
