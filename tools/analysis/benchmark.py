@@ -216,6 +216,16 @@ class Session:
     def probe(self) -> float:
         return round(self._matmul_gflops(1, self.probe_runs), 1)
 
+    def time_model(self, fn: Callable[[], object], timing: Timing, bench_name: str, model: str,
+                   mode: str, batch: int, hw: Sequence[int], gmacs: float, params_m: float,
+                   **extra) -> dict:
+        """Time ``fn`` (one inference or training step of ``batch`` images) between two
+        matmul probes and emit its :meth:`model_record`."""
+        probe0 = self.probe()
+        t, ts = bench(fn, timing)
+        return self.model_record(bench_name, model, mode, batch, hw, t, ts, gmacs, params_m,
+                                 probe0, **extra)
+
     def model_record(self, bench_name: str, model: str, mode: str, batch: int,
                      hw: Sequence[int], t: float, ts: list[float], gmacs: float, params_m: float,
                      probe0: float, **extra) -> dict:
@@ -376,10 +386,9 @@ def measure_pose(session: Session, config: str | os.PathLike = POSE_CONFIG, *,
         def infer():
             with torch.no_grad(), _autocast(amp):
                 return net(x)
-        p0 = session.probe()
-        t, ts = bench(infer, timings['pose_infer'])
-        out.append(session.model_record(f'{name}_infer', label, 'infer', bs, hw, t, ts, gmacs,
-                                        params, p0, gmacs_readme=readme, **var))
+        out.append(session.time_model(infer, timings['pose_infer'], f'{name}_infer', label,
+                                      'infer', bs, hw, gmacs, params, gmacs_readme=readme,
+                                      **var))
     net = None  # frees the inference copy
 
     model.train()
@@ -402,12 +411,10 @@ def measure_pose(session: Session, config: str | os.PathLike = POSE_CONFIG, *,
             loss = model.loss_module(pred.float(), target, weights)
             loss.backward()
             opt.step()
-        p0 = session.probe()
-        t, ts = bench(step, timings['pose_train'])
-        out.append(session.model_record(f'{name}_train', label, 'train', bs, hw, t, ts, gmacs,
-                                        params, p0, gmacs_readme=readme,
-                                        optimizer='SGD(momentum=0.9)', loss='KeypointMSELoss',
-                                        **var))
+        out.append(session.time_model(step, timings['pose_train'], f'{name}_train', label,
+                                      'train', bs, hw, gmacs, params, gmacs_readme=readme,
+                                      optimizer='SGD(momentum=0.9)', loss='KeypointMSELoss',
+                                      **var))
     return out  # the model and optimizer are freed with this frame
 
 
@@ -436,10 +443,8 @@ def measure_seg(session: Session, config: str | os.PathLike, *, name: str, label
     def infer():
         with torch.no_grad(), _autocast(amp):
             return net.inference(x)
-    p0 = session.probe()
-    t, ts = bench(infer, timings['seg_infer'])
-    out.append(session.model_record(f'{name}_infer', label, 'infer', infer_batch, hw, t, ts,
-                                    gmacs, params, p0, **var))
+    out.append(session.time_model(infer, timings['seg_infer'], f'{name}_infer', label, 'infer',
+                                  infer_batch, hw, gmacs, params, **var))
     net = None  # frees the inference copy
 
     model.train()
@@ -456,11 +461,10 @@ def measure_seg(session: Session, config: str | os.PathLike, *, name: str, label
         samples.append(BaseDataElement(gt_seg_map=lab))
 
     step = _loss_step(model, opt, x, samples, amp)
-    p0 = session.probe()
-    t, ts = bench(step, timings['seg_train'])
-    out.append(session.model_record(f'{name}_train', label, 'train', train_batch, hw, t, ts,
-                                    gmacs, params, p0, optimizer='SGD(momentum=0.9, wd=5e-4)',
-                                    loss='CrossEntropyLoss(class_weight)', **var))
+    out.append(session.time_model(step, timings['seg_train'], f'{name}_train', label, 'train',
+                                  train_batch, hw, gmacs, params,
+                                  optimizer='SGD(momentum=0.9, wd=5e-4)',
+                                  loss='CrossEntropyLoss(class_weight)', **var))
     return out  # the model and optimizer are freed with this frame
 
 
@@ -515,10 +519,9 @@ def measure_det(session: Session, config: str | os.PathLike = DET_CONFIG, *,
     def infer():
         with torch.no_grad():
             return model.predict(x, samples(1, g))
-    p0 = session.probe()
-    t, ts = bench(infer, timings['seg_infer'])
-    out.append(session.model_record(f'{name}_infer', label, 'infer', 1, hw, t, ts, gmacs,
-                                    params, p0, published_v100_fps=DET_W32_V100_FPS, **var))
+    out.append(session.time_model(infer, timings['seg_infer'], f'{name}_infer', label, 'infer',
+                                  1, hw, gmacs, params, published_v100_fps=DET_W32_V100_FPS,
+                                  **var))
 
     model.train()
     opt = torch.optim.SGD(model.parameters(), lr=0.02, momentum=0.9, weight_decay=1e-4)
@@ -526,11 +529,10 @@ def measure_det(session: Session, config: str | os.PathLike = DET_CONFIG, *,
     batch = samples(train_batch, g)
 
     step = _loss_step(model, opt, x, batch, None)
-    p0 = session.probe()
-    t, ts = bench(step, timings['seg_train'])
-    out.append(session.model_record(f'{name}_train', label, 'train', train_batch, hw, t, ts,
-                                    gmacs, params, p0, optimizer='SGD(momentum=0.9, wd=1e-4)',
-                                    loss='RPN + RoI head (CE, L1)', **var))
+    out.append(session.time_model(step, timings['seg_train'], f'{name}_train', label, 'train',
+                                  train_batch, hw, gmacs, params,
+                                  optimizer='SGD(momentum=0.9, wd=1e-4)',
+                                  loss='RPN + RoI head (CE, L1)', **var))
     return out
 
 

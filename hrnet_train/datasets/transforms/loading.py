@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import struct
+from typing import Callable
 
 import cv2
 import numpy as np
@@ -174,6 +175,17 @@ def _decode(data: np.ndarray, path: str, reduction: int, to_rgb: bool) -> np.nda
     return img
 
 
+def _cached(images: dict[int, np.ndarray], reduction: int,
+            decode: Callable[[int], np.ndarray]) -> np.ndarray:
+    """``images[reduction]``, decoded with ``decode(reduction)`` and stored read-only on the
+    first request (readers share it; a writer takes a copy)."""
+    img = images.get(reduction)
+    if img is None:
+        img = images[reduction] = decode(reduction)
+        img.flags.writeable = False
+    return img
+
+
 class DeferredImage:
     """A JPEG read and checked but not decoded yet, optionally mirrored; stands in for ``img``.
 
@@ -266,14 +278,9 @@ class DeferredImage:
         array (read-only, shared with the next requests for this image) instead of a copy."""
         if self.cache is None:
             return self.decode(reduction)
-        cached = self.cache.get(reduction)
-        if cached is None:
-            if reduction not in _REDUCED_FLAG:
-                raise ValueError(f'reduction must be one of 1, 2, 4, 8, got {reduction}')
-            cached = self._decode_checked(reduction)
-            cached.flags.writeable = False
-            self.cache[reduction] = cached
-        return cached
+        if reduction not in _REDUCED_FLAG:
+            raise ValueError(f'reduction must be one of 1, 2, 4, 8, got {reduction}')
+        return _cached(self.cache, reduction, self._decode_checked)
 
     def _decode_checked(self, reduction: int) -> np.ndarray:
         img = _decode(self.data, self.path, reduction, self.to_rgb)
@@ -373,14 +380,13 @@ class LoadImage(BaseTransform):
             results['img_shape'] = entry.size
             results['ori_shape'] = entry.size
             return results
+        def decode(reduction: int) -> np.ndarray:
+            return _decode(entry.data, path, reduction, self.to_rgb)
+
         if entry.images is None:
-            img = _decode(entry.data, path, 1, self.to_rgb)
+            img = decode(1)
         else:
-            cached = entry.images.get(1)
-            if cached is None:
-                cached = entry.images[1] = _decode(entry.data, path, 1, self.to_rgb)
-                cached.flags.writeable = False
-            img = cached.copy()
+            img = _cached(entry.images, 1, decode).copy()
         results['img'] = img
         results['img_shape'] = img.shape[:2]
         results['ori_shape'] = img.shape[:2]
