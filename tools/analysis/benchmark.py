@@ -2,7 +2,8 @@
 
     python tools/analysis/benchmark.py [--quick] [--skip-seg] [--skip-pipeline] [--threads 2]
         [--channels-last] [--fuse-bn] [--compile] [--plain-fusion] [--with-cp [stage1]]
-        [--keep-freed-memory] [--det] [--amp bf16] [--out FILE] [--peer PEER_JSON]
+        [--recompute-bn-relu] [--keep-freed-memory] [--det] [--amp bf16] [--out FILE]
+        [--peer PEER_JSON]
     python tools/analysis/benchmark.py --compare OURS_JSON PEER_JSON
     python tools/analysis/benchmark.py --ops [--quick] [--threads 2] [--out FILE]
     python tools/analysis/benchmark.py --loader [--workers 0,1,2] [--batch-size 32]
@@ -263,10 +264,16 @@ def _sync_bn_to_bn(cfg):
     return cfg
 
 
-def build_model(config: str | os.PathLike, *, fast_fusion: bool = True,
-                with_cp: bool | str = False) -> 'torch.nn.Module':
+#: The backbone's speed/memory switches the figures set (``--plain-fusion``, ``--with-cp``,
+#: ``--recompute-bn-relu``), with the values a figure without them uses.
+BACKBONE_SWITCHES = dict(fast_fusion=True, with_cp=False, recompute_bn_relu=False)
+
+
+def build_model(config: str | os.PathLike, *,
+                backbone: Optional[dict] = None) -> 'torch.nn.Module':
     """Build ``cfg.model`` for one process: backbone ``init_cfg=None``, SyncBN -> BN, the
-    backbone's ``fast_fusion`` and ``with_cp`` (activation checkpointing) switches set.
+    backbone switches of :data:`BACKBONE_SWITCHES` set (their defaults, updated by
+    ``backbone``).
 
     ``init_weights()`` is not called: parameters keep PyTorch's default initialisation (the peer
     does the same; the official std-0.001 init can drive eval-mode activations into denormals).
@@ -279,8 +286,7 @@ def build_model(config: str | os.PathLike, *, fast_fusion: bool = True,
     cfg = Config.fromfile(str(config))
     model_cfg = _sync_bn_to_bn(cfg.model.to_dict())
     model_cfg['backbone']['init_cfg'] = None
-    model_cfg['backbone']['fast_fusion'] = fast_fusion
-    model_cfg['backbone']['with_cp'] = with_cp
+    model_cfg['backbone'].update(_backbone_switches(backbone))
     return MODELS.build(model_cfg)
 
 
@@ -334,12 +340,19 @@ def _prepare(model, x, channels_last: bool):
     return x
 
 
+def _backbone_switches(backbone: Optional[dict]) -> dict:
+    unknown = set(backbone or {}) - set(BACKBONE_SWITCHES)
+    if unknown:
+        raise ValueError(f'backbone switches must be among {sorted(BACKBONE_SWITCHES)}, got '
+                         f'{sorted(unknown)}')
+    return {**BACKBONE_SWITCHES, **(backbone or {})}
+
+
 def _variant(amp: Optional[str], channels_last: bool, fuse_bn: bool = False,
-             compile: bool = False, fast_fusion: bool = True,
-             with_cp: bool | str = False) -> dict:
+             compile: bool = False, backbone: Optional[dict] = None) -> dict:
     return dict(precision='bf16-autocast' if amp else 'fp32',
                 memory_format='channels_last' if channels_last else 'NCHW',
-                fuse_bn=fuse_bn, compiled=compile, fast_fusion=fast_fusion, with_cp=with_cp)
+                fuse_bn=fuse_bn, compiled=compile, **_backbone_switches(backbone))
 
 
 def _inference_model(model, *, fuse_bn: bool, compile: bool):
@@ -362,22 +375,22 @@ def measure_pose(session: Session, config: str | os.PathLike = POSE_CONFIG, *,
                  input_hw: Optional[tuple[int, int]] = None,
                  timings: Optional[dict[str, Timing]] = None, amp: Optional[str] = None,
                  channels_last: bool = False, fuse_bn: bool = False, compile: bool = False,
-                 fast_fusion: bool = True, with_cp: bool | str = False, name: str = 'pose_w32',
+                 backbone: Optional[dict] = None, name: str = 'pose_w32',
                  label: str = 'hrnet-train HRNet-W32') -> list[dict]:
     """Pose figures: ``<name>_macs``, ``<name>_infer`` per inference batch, ``<name>_train`` per
     training batch. The training step is forward (``mode='tensor'``) + the model's loss module
     (KeypointMSELoss with target weights, against random (N, K, h, w) heatmaps) + backward +
     SGD(lr 1e-3, momentum 0.9), as the peer's step. The speed switches: ``channels_last``,
     ``fuse_bn`` (inference figures), ``compile`` (``compile_network``: freezing for inference,
-    static shapes), ``fast_fusion`` (the backbone's in-place fusion)."""
+    static shapes), ``backbone`` (:data:`BACKBONE_SWITCHES`)."""
     import torch
     timings = timings or peer_timings(False)
     hw = tuple(input_hw or _config_input_hw(config))
     torch.manual_seed(0)
-    model = build_model(config, fast_fusion=fast_fusion, with_cp=with_cp)
+    model = build_model(config, backbone=backbone)
     params, gmacs, label, out = _model_header(session, model, config, name, label, hw)
     readme = POSE_W32_README_GMACS if name == 'pose_w32' else None
-    var = _variant(amp, channels_last, fuse_bn, compile, fast_fusion, with_cp)
+    var = _variant(amp, channels_last, fuse_bn, compile, backbone)
 
     net = _inference_model(model, fuse_bn=fuse_bn, compile=compile)
     for bs in infer_batches:
@@ -422,8 +435,7 @@ def measure_seg(session: Session, config: str | os.PathLike, *, name: str, label
                 input_hw: tuple[int, int] = SEG_INPUT_HW, infer_batch: int = 1,
                 train_batch: int = 2, timings: Optional[dict[str, Timing]] = None,
                 amp: Optional[str] = None, channels_last: bool = False, fuse_bn: bool = False,
-                compile: bool = False, fast_fusion: bool = True,
-                with_cp: bool | str = False) -> list[dict]:
+                compile: bool = False, backbone: Optional[dict] = None) -> list[dict]:
     """Segmentation figures ``<name>_macs``, ``<name>_infer`` ('whole': logits resized to the
     input) and ``<name>_train`` (``model.loss``: logits resized to the labels, the config's CE,
     pixel accuracy; SGD lr 0.01, momentum 0.9, weight decay 5e-4) on random images and labels
@@ -433,9 +445,9 @@ def measure_seg(session: Session, config: str | os.PathLike, *, name: str, label
     timings = timings or peer_timings(False)
     hw = tuple(input_hw)
     torch.manual_seed(0)
-    model = build_model(config, fast_fusion=fast_fusion, with_cp=with_cp)
+    model = build_model(config, backbone=backbone)
     params, gmacs, label, out = _model_header(session, model, config, name, label, hw)
-    var = _variant(amp, channels_last, fuse_bn, compile, fast_fusion, with_cp)
+    var = _variant(amp, channels_last, fuse_bn, compile, backbone)
 
     net = _inference_model(model, fuse_bn=fuse_bn, compile=compile)
     x = _prepare(net, torch.randn(infer_batch, 3, *hw), channels_last)
@@ -477,7 +489,7 @@ DET_W32_V100_FPS = 12.4
 def measure_det(session: Session, config: str | os.PathLike = DET_CONFIG, *,
                 input_hw: tuple[int, int] = (800, 1344), train_batch: int = 2,
                 num_boxes: int = 8, timings: Optional[dict[str, Timing]] = None,
-                channels_last: bool = False, fast_fusion: bool = True,
+                channels_last: bool = False, backbone: Optional[dict] = None,
                 name: str = 'det_w32', label: str = 'hrnet-train Faster R-CNN HRNetV2p-W32'
                 ) -> list[dict]:
     """Detection figures ``<name>_macs``, ``<name>_infer`` (``predict`` at batch 1: RPN, NMS,
@@ -491,10 +503,10 @@ def measure_det(session: Session, config: str | os.PathLike = DET_CONFIG, *,
     timings = timings or peer_timings(False)
     hw = tuple(input_hw)
     torch.manual_seed(0)
-    model = build_model(config, fast_fusion=fast_fusion)
+    model = build_model(config, backbone=backbone)
     params, gmacs, label, out = _model_header(session, model, config, name, label, hw)
     model.eval()
-    var = _variant(None, channels_last, fast_fusion=fast_fusion)
+    var = _variant(None, channels_last, backbone=backbone)
 
     def samples(n: int, g: torch.Generator) -> list:
         meta = dict(img_shape=hw, ori_shape=hw, pad_shape=hw, batch_input_shape=hw,
@@ -1137,8 +1149,9 @@ def run(args: argparse.Namespace) -> tuple[dict, list[dict]]:
     session.measure_peak()
     timings = peer_timings(args.quick)
     kw = dict(timings=timings, amp=args.amp, channels_last=args.channels_last,
-              fuse_bn=args.fuse_bn, compile=args.compile, fast_fusion=not args.plain_fusion,
-              with_cp=args.with_cp)
+              fuse_bn=args.fuse_bn, compile=args.compile, backbone=dict(
+                  fast_fusion=not args.plain_fusion, with_cp=args.with_cp,
+                  recompute_bn_relu=args.recompute_bn_relu))
     measure_pose(session, args.pose_config, train_batches=(8,) if args.quick else (8, 32), **kw)
     if not args.skip_seg:
         for name, config in SEG_CONFIGS:
@@ -1146,7 +1159,7 @@ def run(args: argparse.Namespace) -> tuple[dict, list[dict]]:
             measure_seg(session, config, name=name, label=f'hrnet-train HRNetV2-W{width}', **kw)
     if args.det:
         measure_det(session, timings=timings, channels_last=args.channels_last,
-                    fast_fusion=not args.plain_fusion)
+                    backbone=kw['backbone'])
     if not args.skip_pipeline:
         run_pipeline_pinned(session, args)
     meta['total_wall_s'] = round(time.time() - t0, 1)
@@ -1176,6 +1189,9 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     ap.add_argument('--with-cp', nargs='?', const=True, default=False, choices=['stage1'],
                     help="activation checkpointing in the backbone (training memory): every "
                     "residual block, or with 'stage1' the stem and stage 1 as one segment")
+    ap.add_argument('--recompute-bn-relu', action='store_true',
+                    help='the backbone with recompute_bn_relu=True (training memory: the inner '
+                    'ReLU outputs recomputed in backward)')
     ap.add_argument('--amp', choices=['bf16'], default=None,
                     help='run the model figures under torch.autocast(cpu, bfloat16)')
     ap.add_argument('--out', default='benchmark_cpu.json')

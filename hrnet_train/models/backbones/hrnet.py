@@ -20,6 +20,7 @@ from torch import Tensor
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from hrnet_train.models.layers import BLOCKS_NAMES, build_norm, conv1x1, conv3x3, make_res_layer
+from hrnet_train.models.layers.bn_relu_conv import bn_relu_conv
 from hrnet_train.models.layers.checkpoint import checkpoint
 from hrnet_train.registry import MODELS
 
@@ -102,7 +103,8 @@ class HighResolutionModule(nn.Module):
                  in_channels: Sequence[int], num_channels: Sequence[int], *,
                  multi_scale_output: bool = True, upsample_mode: str = 'nearest',
                  align_corners: bool = False, norm_cfg: Optional[dict] = None,
-                 with_cp: bool = False, fast_fusion: bool = True) -> None:
+                 with_cp: bool = False, fast_fusion: bool = True,
+                 recompute_bn_relu: bool = False) -> None:
         super().__init__()
         self.num_branches = num_branches
         self.fast_fusion = fast_fusion
@@ -112,7 +114,8 @@ class HighResolutionModule(nn.Module):
         expansion = _EXPANSION[block]
         self.branches = nn.ModuleList(
             make_res_layer(block, in_channels[b], num_channels[b], num_blocks[b],
-                           norm_cfg=norm_cfg, with_cp=with_cp, fast_add=fast_fusion)
+                           norm_cfg=norm_cfg, with_cp=with_cp, fast_add=fast_fusion,
+                           recompute_bn_relu=recompute_bn_relu)
             for b in range(num_branches))
         self.out_channels = tuple(c * expansion for c in num_channels)
         self.fuse_layers = self._make_fuse_layers(norm_cfg) if num_branches > 1 else None
@@ -243,6 +246,13 @@ class HRNet(BaseModule):
             inference, nearest upsampling added as a broadcast instead of materialised
             (bit-identical outputs and gradients, fewer activation-sized temporaries; measured in
             docs/benchmark.md); False computes the plain out-of-place form.
+        recompute_bn_relu: training memory for a little time: in the stem and every residual
+            block, each norm -> ReLU -> conv keeps only the norm's input for backward and
+            computes the ReLU output again there (one elementwise pass, no convolution
+            recomputed; outputs and statistics bit-identical, gradients to float rounding;
+            W32 256x192 batch 32: 1.0 of 4.8 GB of saved activations, docs/training.md). Only
+            for training-mode ``nn.BatchNorm2d`` outside autocast and ``torch.compile``;
+            elsewhere the plain modules run.
         init_cfg: mmengine init config; ``dict(type='Pretrained', checkpoint=PATH)`` loads any
             official or OpenMMLab HRNet checkpoint (see ``load_official_weights``).
 
@@ -257,7 +267,8 @@ class HRNet(BaseModule):
                  upsample_mode: str = 'nearest', align_corners: bool = False,
                  norm_cfg: Optional[dict] = None, norm_eval: bool = False,
                  frozen_stages: int = -1, with_cp: Union[bool, str] = False,
-                 fast_fusion: bool = True, init_cfg: Optional[dict] = None) -> None:
+                 fast_fusion: bool = True, recompute_bn_relu: bool = False,
+                 init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg=copy.deepcopy(init_cfg))
         if extra is not None:
             self.extra = _check_extra(extra)
@@ -280,7 +291,9 @@ class HRNet(BaseModule):
         self.frozen_stages = frozen_stages
         self.multi_scale_output = multi_scale_output
         self.with_cp = with_cp
-        kw = dict(norm_cfg=self.norm_cfg, with_cp=with_cp is True)
+        self.recompute_bn_relu = recompute_bn_relu
+        kw = dict(norm_cfg=self.norm_cfg, with_cp=with_cp is True,
+                  recompute_bn_relu=recompute_bn_relu)
 
         # Stem: two 3x3 stride-2 convs to stride 4.
         self.conv1 = nn.Conv2d(in_channels, 64, 3, stride=2, padding=1, bias=False)
@@ -345,9 +358,9 @@ class HRNet(BaseModule):
 
     # ----------------------------------------------------------------------------- forward
     def _stem_and_stage1(self, x: Tensor) -> Tensor:
-        x = self.relu(self.bn1(self.conv1(x)))
-        x = self.relu(self.bn2(self.conv2(x)))
-        return self.layer1(x)
+        x = bn_relu_conv(self.bn1, self.relu, self.conv2, self.conv1(x),
+                         recompute=self.recompute_bn_relu)
+        return self.layer1(self.relu(self.bn2(x)))
 
     def forward(self, x: Tensor) -> list[Tensor]:
         stage1 = (self.conv1, self.bn1, self.conv2, self.bn2, self.layer1)

@@ -8,6 +8,7 @@ import torch.nn as nn
 from mmcv.cnn import build_norm_layer
 from torch import Tensor
 
+from .bn_relu_conv import bn_relu_conv
 from .checkpoint import checkpoint
 
 
@@ -27,7 +28,6 @@ def conv1x1(in_channels: int, out_channels: int, stride: int = 1) -> nn.Conv2d:
     return nn.Conv2d(in_channels, out_channels, 1, stride=stride, bias=False)
 
 
-
 def _forward_residual(block: nn.Module, x: Tensor) -> Tensor:
     """ReLU(block._residual(x)), with activation checkpointing when ``block.with_cp``."""
     if block.with_cp and x.requires_grad:
@@ -35,6 +35,7 @@ def _forward_residual(block: nn.Module, x: Tensor) -> Tensor:
     else:
         out = block._residual(x)
     return block.relu(out)
+
 
 def _add_identity(block: nn.Module, out: Tensor, identity: Tensor) -> Tensor:
     """``out + identity``; in place into ``out`` (a fresh norm/conv output that no backward
@@ -52,7 +53,8 @@ class BasicBlock(nn.Module):
 
     def __init__(self, in_channels: int, planes: int, stride: int = 1,
                  downsample: Optional[nn.Module] = None, *, norm_cfg: Optional[dict] = None,
-                 with_cp: bool = False, fast_add: bool = True) -> None:
+                 with_cp: bool = False, fast_add: bool = True,
+                 recompute_bn_relu: bool = False) -> None:
         super().__init__()
         self.conv1 = conv3x3(in_channels, planes, stride)
         self.bn1 = build_norm(norm_cfg, planes)
@@ -62,10 +64,12 @@ class BasicBlock(nn.Module):
         self.downsample = downsample
         self.with_cp = with_cp
         self.fast_add = fast_add
+        self.recompute_bn_relu = recompute_bn_relu
 
     def _residual(self, x: Tensor) -> Tensor:
-        out = self.relu(self.bn1(self.conv1(x)))
-        out = self.bn2(self.conv2(out))
+        out = bn_relu_conv(self.bn1, self.relu, self.conv2, self.conv1(x),
+                           recompute=self.recompute_bn_relu)
+        out = self.bn2(out)
         identity = x if self.downsample is None else self.downsample(x)
         return _add_identity(self, out, identity)
 
@@ -83,7 +87,8 @@ class Bottleneck(nn.Module):
 
     def __init__(self, in_channels: int, planes: int, stride: int = 1,
                  downsample: Optional[nn.Module] = None, *, norm_cfg: Optional[dict] = None,
-                 with_cp: bool = False, fast_add: bool = True) -> None:
+                 with_cp: bool = False, fast_add: bool = True,
+                 recompute_bn_relu: bool = False) -> None:
         super().__init__()
         self.conv1 = conv1x1(in_channels, planes)
         self.bn1 = build_norm(norm_cfg, planes)
@@ -95,11 +100,13 @@ class Bottleneck(nn.Module):
         self.downsample = downsample
         self.with_cp = with_cp
         self.fast_add = fast_add
+        self.recompute_bn_relu = recompute_bn_relu
 
     def _residual(self, x: Tensor) -> Tensor:
-        out = self.relu(self.bn1(self.conv1(x)))
-        out = self.relu(self.bn2(self.conv2(out)))
-        out = self.bn3(self.conv3(out))
+        recompute = self.recompute_bn_relu
+        out = bn_relu_conv(self.bn1, self.relu, self.conv2, self.conv1(x), recompute=recompute)
+        out = bn_relu_conv(self.bn2, self.relu, self.conv3, out, recompute=recompute)
+        out = self.bn3(out)
         identity = x if self.downsample is None else self.downsample(x)
         return _add_identity(self, out, identity)
 
@@ -113,10 +120,11 @@ BLOCKS_NAMES = tuple(BLOCKS)
 
 def make_res_layer(block: str, in_channels: int, planes: int, num_blocks: int, stride: int = 1,
                    *, norm_cfg: Optional[dict] = None, with_cp: bool = False,
-                   fast_add: bool = True) -> nn.Sequential:
+                   fast_add: bool = True, recompute_bn_relu: bool = False) -> nn.Sequential:
     """Stack ``num_blocks`` blocks; block 0 gets a 1x1 conv + norm ``downsample`` when the shape
     changes (official ``_make_layer`` / ``_make_one_branch``). ``fast_add``: in-place residual
-    additions (see :func:`_add_identity`)."""
+    additions (see :func:`_add_identity`); ``recompute_bn_relu``: each block's inner
+    norm-ReLU-conv keeps only the norm's input for backward (:func:`bn_relu_conv`)."""
     if block not in BLOCKS:
         raise ValueError(f"block must be one of {sorted(BLOCKS)}, got '{block}'")
     block_cls = BLOCKS[block]
@@ -125,7 +133,8 @@ def make_res_layer(block: str, in_channels: int, planes: int, num_blocks: int, s
     if stride != 1 or in_channels != out_channels:
         downsample = nn.Sequential(conv1x1(in_channels, out_channels, stride),
                                    build_norm(norm_cfg, out_channels))
-    kw = dict(norm_cfg=norm_cfg, with_cp=with_cp, fast_add=fast_add)
+    kw = dict(norm_cfg=norm_cfg, with_cp=with_cp, fast_add=fast_add,
+              recompute_bn_relu=recompute_bn_relu)
     layers = [block_cls(in_channels, planes, stride, downsample, **kw)]
     layers += [block_cls(out_channels, planes, **kw) for _ in range(1, num_blocks)]
     return nn.Sequential(*layers)

@@ -1,0 +1,137 @@
+"""bn_relu_conv(): conv(relu(bn(x))) keeping only x for backward gives the plain modules'
+outputs and statistics bit for bit and their gradients to float rounding (the recomputed ReLU
+output is within an ulp of the forward's), saves one activation less, and falls back to the
+plain modules wherever it does not apply."""
+import copy
+
+import pytest
+import torch
+import torch.nn as nn
+
+from hrnet_train.models.backbones import HRNet
+from hrnet_train.models.layers.bn_relu_conv import bn_relu_conv, recompute_applies
+
+
+def _layers(c_in=6, c_out=10, momentum=0.1, **conv_kw):
+    torch.manual_seed(0)
+    bn = nn.BatchNorm2d(c_in, momentum=momentum).train()
+    with torch.no_grad():
+        bn.weight.uniform_(0.5, 1.5)
+        bn.bias.uniform_(-0.5, 0.5)
+    conv = nn.Conv2d(c_in, c_out, **{'kernel_size': 3, 'padding': 1, 'bias': False, **conv_kw})
+    return bn, nn.ReLU(inplace=True), conv
+
+
+def _assert_close(a, b):
+    """Equal up to float32 rounding of a reduction over the batch: 1e-5 of the largest."""
+    torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5 * float(a.abs().max()))
+
+
+def _saved_bytes(fn, x) -> int:
+    storages = {}
+
+    def pack(t):
+        storages[t.untyped_storage().data_ptr()] = t.untyped_storage().nbytes()
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        fn(x)
+    return sum(storages.values())
+
+
+@pytest.mark.parametrize('conv_kw,momentum,channels_last', [
+    (dict(), 0.1, False), (dict(stride=2), 0.1, True), (dict(stride=2), None, False),
+    (dict(kernel_size=1, padding=0, bias=True), 0.1, True),
+    (dict(dilation=2, padding=2, groups=2), 0.01, False)])
+def test_equals_the_plain_modules_bit_for_bit(conv_kw, momentum, channels_last):
+    """Two steps: outputs, running statistics and num_batches_tracked equal those of bn -> ReLU
+    -> conv called as modules, the input's and every parameter's gradient to rounding."""
+    plain = _layers(momentum=momentum, **conv_kw)
+    ours = copy.deepcopy(plain)
+    if channels_last:
+        for m in (*plain, *ours):
+            m.to(memory_format=torch.channels_last)
+    for step in range(2):
+        x = torch.randn(3, 6, 13, 11)
+        if channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        xa, xb = x.clone().requires_grad_(), x.clone().requires_grad_()
+        assert recompute_applies(ours[0], ours[2], xb)
+        ya = plain[2](plain[1](plain[0](xa)))
+        yb = bn_relu_conv(*ours, xb)
+        assert torch.equal(ya, yb) and yb.grad_fn.name().endswith('_BNReLUConvBackward')
+        g = torch.linspace(-1, 1, ya.numel()).view_as(ya)
+        ya.backward(g)
+        yb.backward(g)
+        _assert_close(xa.grad, xb.grad)
+    for pa, pb in zip([*plain[0].parameters(), *plain[2].parameters()],
+                      [*ours[0].parameters(), *ours[2].parameters()]):
+        _assert_close(pa.grad, pb.grad)
+    for ba, bb in zip(plain[0].buffers(), ours[0].buffers()):
+        assert torch.equal(ba, bb)
+    assert int(ours[0].num_batches_tracked) == 2
+
+
+def test_keeps_only_the_input_for_backward():
+    bn, relu, conv = _layers()
+    x = torch.randn(2, 6, 16, 16, requires_grad=True)
+    act = x.numel() * 4  # one activation-sized float32 tensor
+    plain = _saved_bytes(lambda t: conv(relu(bn(t))), x)
+    ours = _saved_bytes(lambda t: bn_relu_conv(bn, relu, conv, t), x)
+    assert act <= plain - ours < act + 1000  # the ReLU output is no longer kept
+    # x, the weights, and per channel (6) the batch mean, inverse std and the two factors
+    assert ours == act + 4 * (conv.weight.numel() + 5 * 6)
+
+
+def test_frozen_parameters_and_an_input_without_gradient():
+    """Only what needs a gradient gets one: frozen norm parameters, an input that is data."""
+    plain = _layers()
+    ours = copy.deepcopy(plain)
+    for layers in (plain, ours):
+        layers[0].weight.requires_grad_(False)
+        layers[0].bias.requires_grad_(False)
+    x = torch.randn(2, 6, 9, 9)
+    plain[2](plain[1](plain[0](x))).square().sum().backward()
+    y = bn_relu_conv(*ours, x)
+    assert y.grad_fn.name().endswith('_BNReLUConvBackward')
+    y.square().sum().backward()
+    _assert_close(plain[2].weight.grad, ours[2].weight.grad)
+    assert ours[0].weight.grad is None and ours[0].bias.grad is None
+
+
+def test_plain_modules_wherever_it_does_not_apply():
+    bn, relu, conv = _layers()
+    x = torch.randn(2, 6, 8, 8, requires_grad=True)
+    assert bn_relu_conv(bn, relu, conv, x, recompute=False).grad_fn.name() != \
+        '_BNReLUConvBackward'
+    with torch.no_grad():
+        assert not recompute_applies(bn, conv, x)
+        assert bn_relu_conv(bn, relu, conv, x).grad_fn is None
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        assert not recompute_applies(bn, conv, x)
+        assert bn_relu_conv(bn, relu, conv, x).dtype == torch.bfloat16
+    assert not recompute_applies(bn.eval(), conv, x)  # running statistics: the plain modules
+    bn.train()
+    assert not recompute_applies(nn.SyncBatchNorm(6), conv, x)
+    assert not recompute_applies(nn.GroupNorm(2, 6), conv, x)
+    assert not recompute_applies(bn, nn.Conv2d(6, 4, 3, padding=1, padding_mode='reflect'), x)
+    assert not recompute_applies(bn, nn.Conv2d(6, 4, 3, padding='same'), x)
+    assert recompute_applies(bn, conv, x)
+
+
+def test_recompute_bn_relu_keeps_one_activation_less_per_inner_layer():
+    """In the HRNet stem and every residual block the inner ReLU outputs are no longer kept:
+    the saving is their total size (give or take the per-channel statistics)."""
+    torch.manual_seed(0)
+    x = torch.randn(2, 3, 64, 64)
+    plain = _saved_bytes(lambda t: sum(o.sum() for o in HRNet('w18-small-v1').train()(t)), x)
+    model = HRNet('w18-small-v1', recompute_bn_relu=True).train()
+    assert model.stage2[0].branches[0][0].recompute_bn_relu
+    ours = _saved_bytes(lambda t: sum(o.sum() for o in model(t)), x)
+    # w18-small-v1 at 64x64: the stem's first ReLU, 64 channels at 32x32; one bottleneck of
+    # 32 planes at 16x16 (two inner ReLUs); BasicBlocks, 2 per branch (one inner ReLU each) in
+    # stages 2-4, branch b with 16 * 2**b channels at (16 / 2**b)**2
+    relu_elems = 64 * 32 * 32 + 2 * 32 * 16 * 16 + sum(
+        2 * 16 * 2 ** b * (16 // 2 ** b) ** 2 for branches in (2, 3, 4) for b in range(branches))
+    expected = 4 * 2 * relu_elems  # float32, batch 2
+    assert expected <= plain - ours < 1.02 * expected  # (+ per-channel statistics)
