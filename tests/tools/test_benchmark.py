@@ -98,6 +98,9 @@ def test_build_model_is_single_process():
     assert norms and not any(isinstance(m, torch.nn.SyncBatchNorm) for m in norms)
     assert model.backbone.init_cfg is None
     assert model.backbone.stage2[0].fast_fusion and not model.backbone.recompute_bn_relu
+    model = B.build_model(ROOT / 'configs/seg/hrnetv2-w18_cityscapes-512x1024.py',
+                          backbone=dict(recompute_bn_relu=True))
+    assert model.backbone.recompute_bn_relu and model.decode_head.recompute_bn_relu
     with pytest.raises(ValueError, match=r"backbone switches must be among .*got \['fast'\]"):
         B.build_model(ROOT / 'configs/seg/hrnetv2-w18_cityscapes-512x1024.py',
                       backbone=dict(fast=True))

@@ -273,7 +273,7 @@ def build_model(config: str | os.PathLike, *,
                 backbone: Optional[dict] = None) -> 'torch.nn.Module':
     """Build ``cfg.model`` for one process: backbone ``init_cfg=None``, SyncBN -> BN, the
     backbone switches of :data:`BACKBONE_SWITCHES` set (their defaults, updated by
-    ``backbone``).
+    ``backbone``; ``recompute_bn_relu`` also in a ``SegHead``).
 
     ``init_weights()`` is not called: parameters keep PyTorch's default initialisation (the peer
     does the same; the official std-0.001 init can drive eval-mode activations into denormals).
@@ -286,7 +286,11 @@ def build_model(config: str | os.PathLike, *,
     cfg = Config.fromfile(str(config))
     model_cfg = _sync_bn_to_bn(cfg.model.to_dict())
     model_cfg['backbone']['init_cfg'] = None
-    model_cfg['backbone'].update(_backbone_switches(backbone))
+    switches = _backbone_switches(backbone)
+    model_cfg['backbone'].update(switches)
+    head = model_cfg.get('decode_head')
+    if switches['recompute_bn_relu'] and isinstance(head, dict) and head.get('type') == 'SegHead':
+        head['recompute_bn_relu'] = True  # the head's norm -> ReLU -> classifier too
     return MODELS.build(model_cfg)
 
 
@@ -1190,8 +1194,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                     help="activation checkpointing in the backbone (training memory): every "
                     "residual block, or with 'stage1' the stem and stage 1 as one segment")
     ap.add_argument('--recompute-bn-relu', action='store_true',
-                    help='the backbone with recompute_bn_relu=True (training memory: the inner '
-                    'ReLU outputs recomputed in backward)')
+                    help='the backbone (and a SegHead) with recompute_bn_relu=True (training '
+                    'memory: the inner ReLU outputs recomputed in backward)')
     ap.add_argument('--amp', choices=['bf16'], default=None,
                     help='run the model figures under torch.autocast(cpu, bfloat16)')
     ap.add_argument('--out', default='benchmark_cpu.json')

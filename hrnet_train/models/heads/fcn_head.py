@@ -6,6 +6,7 @@ from typing import Optional
 from torch import Tensor, nn
 
 from hrnet_train.models.layers import build_norm
+from hrnet_train.models.layers.bn_relu_conv import bn_relu_conv
 from hrnet_train.registry import MODELS
 
 
@@ -25,6 +26,10 @@ class SegHead(nn.Module):
         channels: hidden width of the first 1x1 conv; defaults to ``in_channels`` (official).
         norm_cfg: mmcv norm layer config; defaults to ``dict(type='BN')`` (momentum 0.1). The
             official seg recipe uses ``dict(type='SyncBN', momentum=0.01)``.
+        recompute_bn_relu: training memory: the norm -> ReLU -> classifier keeps only the
+            norm's input for backward and recomputes the ReLU output there
+            (:func:`~hrnet_train.models.layers.bn_relu_conv.bn_relu_conv`; W48: one
+            720-channel stride-4 map per image); as ``HRNet(recompute_bn_relu=True)``.
 
     Shapes:
         x: (N, in_channels, H, W), stride 4.
@@ -32,7 +37,7 @@ class SegHead(nn.Module):
     """
 
     def __init__(self, in_channels: int, num_classes: int, *, channels: Optional[int] = None,
-                 norm_cfg: Optional[dict] = None) -> None:
+                 norm_cfg: Optional[dict] = None, recompute_bn_relu: bool = False) -> None:
         super().__init__()
         if in_channels <= 0:
             raise ValueError(f'in_channels must be positive, got {in_channels}')
@@ -44,6 +49,7 @@ class SegHead(nn.Module):
         self.in_channels = in_channels
         self.channels = channels
         self.num_classes = num_classes
+        self.recompute_bn_relu = recompute_bn_relu
         norm = build_norm(norm_cfg, channels)
         self.last_layer = nn.Sequential(
             nn.Conv2d(in_channels, channels, kernel_size=1, bias=True),
@@ -68,4 +74,5 @@ class SegHead(nn.Module):
         if x.dim() != 4 or x.shape[1] != self.in_channels:
             raise ValueError(
                 f'expected input (N, {self.in_channels}, H, W), got {tuple(x.shape)}')
-        return self.last_layer(x)
+        conv, norm, relu, classifier = self.last_layer
+        return bn_relu_conv(norm, relu, classifier, conv(x), recompute=self.recompute_bn_relu)

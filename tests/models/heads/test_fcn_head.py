@@ -49,3 +49,35 @@ def test_bad_input_raises():
         SegHead(60, 0)
     with pytest.raises(ValueError, match=r'\(N, 60, H, W\)'):
         SegHead(60, 5)(torch.randn(1, 59, 4, 4))
+
+
+def test_recompute_bn_relu_equals_the_sequential():
+    """The head with recompute_bn_relu: its forward equals ``last_layer`` run as a Sequential
+    (bit for bit, BN statistics too), its gradients to rounding, and the hidden ReLU map is
+    not kept for backward (one (N, channels, H, W) float32 map fewer)."""
+    torch.manual_seed(0)
+    plain, ours = SegHead(12, 5), SegHead(12, 5, recompute_bn_relu=True)
+    for m in (plain, ours):  # non-trivial weights (the official init is near zero)
+        for p in m.parameters():
+            torch.nn.init.uniform_(p, -0.5, 0.5)
+    ours.load_state_dict(plain.state_dict())
+    x = torch.randn(2, 12, 9, 11)
+    saved = []
+    for m in (plain, ours):
+        storages = {}
+
+        def pack(t, storages=storages):
+            storages[t.untyped_storage().data_ptr()] = t.untyped_storage().nbytes()
+            return t
+        xi = x.clone().requires_grad_()
+        with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+            out = m(xi) if m is ours else m.last_layer(xi)
+        out.backward(torch.linspace(-1, 1, out.numel()).view_as(out))
+        saved.append(sum(storages.values()))
+        m.out, m.x_grad = out, xi.grad
+    assert torch.equal(plain.out, ours.out)
+    assert torch.equal(plain.last_layer[1].running_var, ours.last_layer[1].running_var)
+    torch.testing.assert_close(ours.x_grad, plain.x_grad, rtol=1e-5, atol=1e-6)
+    for p, q in zip(plain.parameters(), ours.parameters()):
+        torch.testing.assert_close(q.grad, p.grad, rtol=1e-5, atol=1e-5 * float(p.grad.abs().max()))
+    assert saved[0] - saved[1] >= 4 * 2 * 12 * 9 * 11
