@@ -156,10 +156,8 @@ def test_float64_training_stays_with_the_plain_path():
     plain run's, i.e. the float32 differences are rounding, not a different computation."""
     torch.manual_seed(0)
     plain = HRNet('w18-small-v1').train().double()
-    ours = copy.deepcopy(plain)
-    for m in ours.modules():
-        if hasattr(m, 'recompute_bn_relu'):
-            m.recompute_bn_relu = True
+    ours = HRNet('w18-small-v1', recompute_bn_relu=True).train().double()
+    ours.load_state_dict(plain.state_dict())
     opts = [torch.optim.SGD(m.parameters(), lr=0.1, momentum=0.9) for m in (plain, ours)]
     for _ in range(20):
         x = torch.randn(2, 3, 64, 64, dtype=torch.float64)
