@@ -53,7 +53,7 @@ def _check_model_record(r, bench, mode, batch, hw):
 def test_pose_figures_from_config(session):
     recs = B.measure_pose(session, POSE_TINY, infer_batches=(1, 2), train_batches=(2,),
                           input_hw=(64, 48), timings=FAST, name='pose_tiny', label='tiny',
-                          backbone=dict(recompute_bn_relu=True))
+                          backbone=dict(recompute_bn_relu=False))
     assert [r['bench'] for r in recs] == ['pose_tiny_macs', 'pose_tiny_infer', 'pose_tiny_infer',
                                           'pose_tiny_train']
     macs = recs[0]
@@ -63,7 +63,7 @@ def test_pose_figures_from_config(session):
     _check_model_record(recs[3], 'pose_tiny_train', 'train', 2, (64, 48))
     assert recs[3]['precision'] == 'fp32' and recs[3]['memory_format'] == 'NCHW'
     assert (recs[3]['recompute_bn_relu'], recs[3]['fast_fusion'], recs[3]['with_cp']) == (
-        True, True, False)
+        False, True, False)
     # training counts 3x the forward MACs
     t = recs[3]
     assert t['achieved_gflops'] == pytest.approx(
@@ -97,10 +97,11 @@ def test_build_model_is_single_process():
     norms = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
     assert norms and not any(isinstance(m, torch.nn.SyncBatchNorm) for m in norms)
     assert model.backbone.init_cfg is None
-    assert model.backbone.stage2[0].fast_fusion and not model.backbone.recompute_bn_relu
+    assert model.backbone.stage2[0].fast_fusion
+    assert model.backbone.recompute_bn_relu == model.decode_head.recompute_bn_relu == 'cpu'
     model = B.build_model(ROOT / 'configs/seg/hrnetv2-w18_cityscapes-512x1024.py',
-                          backbone=dict(recompute_bn_relu=True))
-    assert model.backbone.recompute_bn_relu and model.decode_head.recompute_bn_relu
+                          backbone=dict(recompute_bn_relu=False))
+    assert model.backbone.recompute_bn_relu is model.decode_head.recompute_bn_relu is False
     with pytest.raises(ValueError, match=r"backbone switches must be among .*got \['fast'\]"):
         B.build_model(ROOT / 'configs/seg/hrnetv2-w18_cityscapes-512x1024.py',
                       backbone=dict(fast=True))

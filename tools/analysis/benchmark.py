@@ -2,7 +2,7 @@
 
     python tools/analysis/benchmark.py [--quick] [--skip-seg] [--skip-pipeline] [--threads 2]
         [--channels-last] [--fuse-bn] [--compile] [--plain-fusion] [--with-cp [stage1]]
-        [--recompute-bn-relu] [--keep-freed-memory] [--det] [--amp bf16] [--out FILE]
+        [--plain-bn-relu] [--keep-freed-memory] [--det] [--amp bf16] [--out FILE]
         [--peer PEER_JSON]
     python tools/analysis/benchmark.py --compare OURS_JSON PEER_JSON
     python tools/analysis/benchmark.py --ops [--quick] [--threads 2] [--out FILE]
@@ -265,8 +265,8 @@ def _sync_bn_to_bn(cfg):
 
 
 #: The backbone's speed/memory switches the figures set (``--plain-fusion``, ``--with-cp``,
-#: ``--recompute-bn-relu``), with the values a figure without them uses.
-BACKBONE_SWITCHES = dict(fast_fusion=True, with_cp=False, recompute_bn_relu=False)
+#: ``--plain-bn-relu``), with the values a figure without them uses (the models' defaults).
+BACKBONE_SWITCHES = dict(fast_fusion=True, with_cp=False, recompute_bn_relu='cpu')
 
 
 def build_model(config: str | os.PathLike, *,
@@ -289,8 +289,8 @@ def build_model(config: str | os.PathLike, *,
     switches = _backbone_switches(backbone)
     model_cfg['backbone'].update(switches)
     head = model_cfg.get('decode_head')
-    if switches['recompute_bn_relu'] and isinstance(head, dict) and head.get('type') == 'SegHead':
-        head['recompute_bn_relu'] = True  # the head's norm -> ReLU -> classifier too
+    if isinstance(head, dict) and head.get('type') == 'SegHead':
+        head['recompute_bn_relu'] = switches['recompute_bn_relu']  # the head's one too
     return MODELS.build(model_cfg)
 
 
@@ -1155,7 +1155,7 @@ def run(args: argparse.Namespace) -> tuple[dict, list[dict]]:
     kw = dict(timings=timings, amp=args.amp, channels_last=args.channels_last,
               fuse_bn=args.fuse_bn, compile=args.compile, backbone=dict(
                   fast_fusion=not args.plain_fusion, with_cp=args.with_cp,
-                  recompute_bn_relu=args.recompute_bn_relu))
+                  recompute_bn_relu=False if args.plain_bn_relu else 'cpu'))
     measure_pose(session, args.pose_config, train_batches=(8,) if args.quick else (8, 32), **kw)
     if not args.skip_seg:
         for name, config in SEG_CONFIGS:
@@ -1193,9 +1193,9 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     ap.add_argument('--with-cp', nargs='?', const=True, default=False, choices=['stage1'],
                     help="activation checkpointing in the backbone (training memory): every "
                     "residual block, or with 'stage1' the stem and stage 1 as one segment")
-    ap.add_argument('--recompute-bn-relu', action='store_true',
-                    help='the backbone (and a SegHead) with recompute_bn_relu=True (training '
-                    'memory: the inner ReLU outputs recomputed in backward)')
+    ap.add_argument('--plain-bn-relu', action='store_true',
+                    help='the backbone (and a SegHead) with recompute_bn_relu=False: the inner '
+                    'ReLU outputs saved for backward instead of recomputed (the default)')
     ap.add_argument('--amp', choices=['bf16'], default=None,
                     help='run the model figures under torch.autocast(cpu, bfloat16)')
     ap.add_argument('--out', default='benchmark_cpu.json')

@@ -20,7 +20,7 @@ from torch import Tensor
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from hrnet_train.models.layers import BLOCKS_NAMES, build_norm, conv1x1, conv3x3, make_res_layer
-from hrnet_train.models.layers.bn_relu_conv import bn_relu_conv
+from hrnet_train.models.layers.bn_relu_conv import bn_relu_conv, check_recompute_mode
 from hrnet_train.models.layers.checkpoint import checkpoint
 from hrnet_train.registry import MODELS
 
@@ -104,7 +104,7 @@ class HighResolutionModule(nn.Module):
                  multi_scale_output: bool = True, upsample_mode: str = 'nearest',
                  align_corners: bool = False, norm_cfg: Optional[dict] = None,
                  with_cp: bool = False, fast_fusion: bool = True,
-                 recompute_bn_relu: bool = False) -> None:
+                 recompute_bn_relu: Union[bool, str] = False) -> None:
         super().__init__()
         self.num_branches = num_branches
         self.fast_fusion = fast_fusion
@@ -249,10 +249,12 @@ class HRNet(BaseModule):
         recompute_bn_relu: training memory for a little time: in the stem and every residual
             block, each norm -> ReLU -> conv keeps only the norm's input for backward and
             computes the ReLU output again there (one elementwise pass, no convolution
-            recomputed; outputs and statistics bit-identical, gradients to float rounding;
-            W32 256x192 batch 32: 1.0 of 4.8 GB of saved activations, docs/training.md). Only
-            for training-mode ``nn.BatchNorm2d`` outside autocast and ``torch.compile``;
-            elsewhere the plain modules run.
+            recomputed; outputs, statistics and gradients bit-identical on CPU; W32 256x192
+            batch 32: 1.0 of 4.8 GB of saved activations, docs/training.md). ``'cpu'``
+            (default): for CPU tensors only; True: on every device (on CUDA the norm's native
+            kernel replaces cuDNN's: rounding-level differences, not measured for speed);
+            False: never. Only for training-mode ``nn.BatchNorm2d`` outside autocast and
+            ``torch.compile``; elsewhere the plain modules run.
         init_cfg: mmengine init config; ``dict(type='Pretrained', checkpoint=PATH)`` loads any
             official or OpenMMLab HRNet checkpoint (see ``load_official_weights``).
 
@@ -267,7 +269,7 @@ class HRNet(BaseModule):
                  upsample_mode: str = 'nearest', align_corners: bool = False,
                  norm_cfg: Optional[dict] = None, norm_eval: bool = False,
                  frozen_stages: int = -1, with_cp: Union[bool, str] = False,
-                 fast_fusion: bool = True, recompute_bn_relu: bool = False,
+                 fast_fusion: bool = True, recompute_bn_relu: Union[bool, str] = 'cpu',
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg=copy.deepcopy(init_cfg))
         if extra is not None:
@@ -291,7 +293,7 @@ class HRNet(BaseModule):
         self.frozen_stages = frozen_stages
         self.multi_scale_output = multi_scale_output
         self.with_cp = with_cp
-        self.recompute_bn_relu = recompute_bn_relu
+        self.recompute_bn_relu = check_recompute_mode(recompute_bn_relu, 'HRNet')
         kw = dict(norm_cfg=self.norm_cfg, with_cp=with_cp is True,
                   recompute_bn_relu=recompute_bn_relu)
 

@@ -1,12 +1,12 @@
 """The HRNetV2 segmentation head (official ``last_layer``)."""
 from __future__ import annotations
 
-from typing import Optional
+from typing import Optional, Union
 
 from torch import Tensor, nn
 
 from hrnet_train.models.layers import build_norm
-from hrnet_train.models.layers.bn_relu_conv import bn_relu_conv
+from hrnet_train.models.layers.bn_relu_conv import bn_relu_conv, check_recompute_mode
 from hrnet_train.registry import MODELS
 
 
@@ -29,7 +29,8 @@ class SegHead(nn.Module):
         recompute_bn_relu: training memory: the norm -> ReLU -> classifier keeps only the
             norm's input for backward and recomputes the ReLU output there
             (:func:`~hrnet_train.models.layers.bn_relu_conv.bn_relu_conv`; W48: one
-            720-channel stride-4 map per image); as ``HRNet(recompute_bn_relu=True)``.
+            720-channel stride-4 map per image); ``'cpu'`` (default), True or False as in
+            ``HRNet(recompute_bn_relu=...)``.
 
     Shapes:
         x: (N, in_channels, H, W), stride 4.
@@ -37,7 +38,8 @@ class SegHead(nn.Module):
     """
 
     def __init__(self, in_channels: int, num_classes: int, *, channels: Optional[int] = None,
-                 norm_cfg: Optional[dict] = None, recompute_bn_relu: bool = False) -> None:
+                 norm_cfg: Optional[dict] = None,
+                 recompute_bn_relu: Union[bool, str] = 'cpu') -> None:
         super().__init__()
         if in_channels <= 0:
             raise ValueError(f'in_channels must be positive, got {in_channels}')
@@ -49,7 +51,7 @@ class SegHead(nn.Module):
         self.in_channels = in_channels
         self.channels = channels
         self.num_classes = num_classes
-        self.recompute_bn_relu = recompute_bn_relu
+        self.recompute_bn_relu = check_recompute_mode(recompute_bn_relu, 'SegHead')
         norm = build_norm(norm_cfg, channels)
         self.last_layer = nn.Sequential(
             nn.Conv2d(in_channels, channels, kernel_size=1, bias=True),

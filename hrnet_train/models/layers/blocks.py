@@ -2,7 +2,7 @@
 ``bn{1,2,3}``, ``downsample.{0,1}``)."""
 from __future__ import annotations
 
-from typing import Optional
+from typing import Optional, Union
 
 import torch.nn as nn
 from mmcv.cnn import build_norm_layer
@@ -54,7 +54,7 @@ class BasicBlock(nn.Module):
     def __init__(self, in_channels: int, planes: int, stride: int = 1,
                  downsample: Optional[nn.Module] = None, *, norm_cfg: Optional[dict] = None,
                  with_cp: bool = False, fast_add: bool = True,
-                 recompute_bn_relu: bool = False) -> None:
+                 recompute_bn_relu: Union[bool, str] = False) -> None:
         super().__init__()
         self.conv1 = conv3x3(in_channels, planes, stride)
         self.bn1 = build_norm(norm_cfg, planes)
@@ -88,7 +88,7 @@ class Bottleneck(nn.Module):
     def __init__(self, in_channels: int, planes: int, stride: int = 1,
                  downsample: Optional[nn.Module] = None, *, norm_cfg: Optional[dict] = None,
                  with_cp: bool = False, fast_add: bool = True,
-                 recompute_bn_relu: bool = False) -> None:
+                 recompute_bn_relu: Union[bool, str] = False) -> None:
         super().__init__()
         self.conv1 = conv1x1(in_channels, planes)
         self.bn1 = build_norm(norm_cfg, planes)
@@ -120,11 +120,13 @@ BLOCKS_NAMES = tuple(BLOCKS)
 
 def make_res_layer(block: str, in_channels: int, planes: int, num_blocks: int, stride: int = 1,
                    *, norm_cfg: Optional[dict] = None, with_cp: bool = False,
-                   fast_add: bool = True, recompute_bn_relu: bool = False) -> nn.Sequential:
+                   fast_add: bool = True,
+                   recompute_bn_relu: Union[bool, str] = False) -> nn.Sequential:
     """Stack ``num_blocks`` blocks; block 0 gets a 1x1 conv + norm ``downsample`` when the shape
     changes (official ``_make_layer`` / ``_make_one_branch``). ``fast_add``: in-place residual
     additions (see :func:`_add_identity`); ``recompute_bn_relu``: each block's inner
-    norm-ReLU-conv keeps only the norm's input for backward (:func:`bn_relu_conv`)."""
+    norm-ReLU-conv keeps only the norm's input for backward (:func:`bn_relu_conv`; True,
+    False or a device type)."""
     if block not in BLOCKS:
         raise ValueError(f"block must be one of {sorted(BLOCKS)}, got '{block}'")
     block_cls = BLOCKS[block]
