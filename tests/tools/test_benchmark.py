@@ -211,3 +211,100 @@ def test_table_and_comparison(session, tmp_path):
     for name, res in (('o.json', ours), ('p.json', peer)):
         (tmp_path / name).write_text(json.dumps(dict(meta={}, results=res)))
     assert B.main(['--compare', str(tmp_path / 'o.json'), str(tmp_path / 'p.json')]) == 0
+
+
+def test_interleaved_ab_alternates_the_order_and_takes_per_pair_ratios():
+    """A fake clock: a takes 3, 3, 6 s, b 1, 2, 2 s; pairs run a b, b a, a b after one warm
+    call each, and the ratio is the median of a/b per pair (3, 1.5, 3)."""
+    now, calls = [0.0], []
+    durations = dict(a=iter([9, 3, 3, 6]), b=iter([9, 1, 2, 2]))
+
+    def make(name):
+        def fn():
+            calls.append(name)
+            now[0] += next(durations[name])
+        return fn
+    ab = B.interleaved_ab(make('a'), make('b'), pairs=3, warm=1, clock=lambda: now[0])
+    assert calls == ['a', 'b', 'a', 'b', 'b', 'a', 'a', 'b']
+    assert ab['a_s'] == [3, 3, 6] and ab['b_s'] == [1, 2, 2]
+    assert (ab['a_median_s'], ab['b_median_s']) == (3, 2)
+    assert (ab['ratio_median'], ab['ratio_min'], ab['ratio_max']) == (3, 1.5, 3)
+    with pytest.raises(ValueError, match='pairs must be at least 1, got 0'):
+        B.interleaved_ab(make('a'), make('b'), pairs=0)
+
+
+_FAKE_PEER = '''
+import torch
+
+
+def import_mmpose_hrnet():
+    {body}
+
+
+def hrnet_extra(c):
+    return dict(width=c)
+'''
+_FAKE_BACKBONE = '''class Backbone(torch.nn.Module):
+        def __init__(self, extra):
+            super().__init__()
+            self.conv = torch.nn.Conv2d(3, extra['width'], 3, stride=4, padding=1)
+
+        def forward(self, x):
+            return [self.conv(x)]
+    return Backbone'''
+
+
+def test_load_peer_pose_builds_the_peers_model_with_its_own_builders(tmp_path):
+    (tmp_path / 'peer_bench.py').write_text(_FAKE_PEER.format(body=_FAKE_BACKBONE))
+    site = str(tmp_path / 'site')
+    try:
+        peer = B.load_peer_pose(tmp_path, site)
+        assert sys.path[-1] == site
+    finally:
+        sys.path.remove(site)
+    import torch
+    assert peer(torch.randn(2, 3, 64, 48)).shape == (2, 17, 16, 12)  # backbone + 1x1 head
+    assert peer.final_layer.in_channels == 32
+
+
+def test_load_peer_pose_errors(tmp_path):
+    with pytest.raises(FileNotFoundError, match=r'--ab-peer: no peer_bench.py in '):
+        B.load_peer_pose(tmp_path)
+    (tmp_path / 'peer_bench.py').write_text(
+        _FAKE_PEER.format(body="raise ImportError(\"No module named 'mmpose'\")"))
+    with pytest.raises(FileNotFoundError, match=r"cannot import mmpose \(No module named "
+                       r"'mmpose'\); pass --peer-site"):
+        B.load_peer_pose(tmp_path)
+
+
+def test_ab_pose_records(session, tmp_path):
+    """The tiny pose model against a fake peer: one record per figure with both speeds, the
+    ratio inside its range, and the variant of ours."""
+    (tmp_path / 'peer_bench.py').write_text(_FAKE_PEER.format(body=_FAKE_BACKBONE))
+    peer = B.load_peer_pose(tmp_path)
+    recs = B.measure_ab_pose(session, peer, POSE_TINY, infer_batches=(1,), train_batches=(2,),
+                             input_hw=(64, 48), pairs=2, channels_last=True, fuse_bn=True)
+    assert [r['bench'] for r in recs] == ['ab_pose_w32_infer', 'ab_pose_w32_train']
+    for r, bs in zip(recs, (1, 2)):
+        assert r['batch'] == bs and r['pairs'] == 2 and len(r['peer_s']) == len(r['ours_s']) == 2
+        assert r['ratio_min'] <= r['ratio_median'] <= r['ratio_max']
+        assert r['ours_img_per_s'] > 0 and r['peer_img_per_s'] > 0
+        assert r['memory_format'] == 'channels_last' and r['recompute_bn_relu'] == 'cpu'
+    assert recs[0]['fuse_bn'] is True
+    table = B.format_ab_table(recs)
+    assert table.count('\n') == 3 and '| ab_pose_w32_train | 2 | 2 |' in table
+
+
+@pytest.mark.slow
+def test_ab_peer_cli(tmp_path, capsys):
+    """--ab-peer end to end on the tiny config against a fake peer: the JSON file holds the
+    matmul reference and the three quick figures, and the table is printed."""
+    (tmp_path / 'peer_bench.py').write_text(_FAKE_PEER.format(body=_FAKE_BACKBONE))
+    out = tmp_path / 'ab.json'
+    assert B.main(['--ab-peer', str(tmp_path), '--pose-config', str(POSE_TINY), '--quick',
+                   '--ab-pairs', '1', '--threads', '1', '--out', str(out)]) == 0
+    result = json.loads(out.read_text())
+    assert [r['bench'] for r in result['results']] == [
+        'matmul_fp32_2048', 'ab_pose_w32_infer', 'ab_pose_w32_infer', 'ab_pose_w32_train']
+    assert result['meta']['ab_peer'] == str(tmp_path)
+    assert '| ab_pose_w32_train | 8 | 1 |' in capsys.readouterr().out

@@ -8,6 +8,8 @@
     python tools/analysis/benchmark.py --ops [--quick] [--threads 2] [--out FILE]
     python tools/analysis/benchmark.py --loader [--workers 0,1,2] [--batch-size 32]
         [--reduced-decode] [--loader-model-rate IMG_PER_S] [--out FILE]
+    python tools/analysis/benchmark.py --ab-peer PEER_BENCH_DIR --peer-site SITE_PACKAGES
+        [--ab-pairs 10] [--quick] [--channels-last] [--fuse-bn] [--compile] [--out FILE]
 
 Mirrors ``/work/shared/bench/peer_bench.py`` (mmpose 1.3.2 / mmseg 1.2.2, see docs/benchmark.md) so
 the two can be run back to back and compared as ratios on the same machine:
@@ -46,6 +48,11 @@ and 5000 boxes; it prints ms/iter per backend and torch / torchvision when both 
 ``train_dataloader`` (its sampler, ``pseudo_collate``), built by the runner's ``build_dataloader``
 over data/coco_tiny repeated, in samples/s per ``--workers`` count (all CPUs, not pinned), next to
 the model's training rate when ``--loader-model-rate`` gives it.
+
+``--ab-peer`` builds the peer's pose model in this process (``peer_bench.py``'s own builders,
+mmpose imported from the peer venv's site-packages appended to ``sys.path``) and times the pose
+figures as interleaved pairs, peer and ours alternating: the ratio is immune to the host's slow
+periods that move separate runs by 10-25 %.
 
 FLOP convention (as the peer): ``gmacs_per_img`` counts conv/linear multiply-accumulates / 1e9;
 achieved GFLOP/s = 2 x MACs / s, training counted as 3 x the forward MACs.
@@ -433,6 +440,144 @@ def measure_pose(session: Session, config: str | os.PathLike = POSE_CONFIG, *,
                                       optimizer='SGD(momentum=0.9)', loss='KeypointMSELoss',
                                       **var))
     return out  # the model and optimizer are freed with this frame
+
+
+def interleaved_ab(fn_a: Callable[[], object], fn_b: Callable[[], object], *, pairs: int,
+                   warm: int = 2, clock: Callable[[], float] = time.perf_counter) -> dict:
+    """Time two functions in one process, alternating the order of each pair (a b, b a, a b,
+    ...) after ``warm`` untimed calls of each, so that a slow period of a shared host hits both
+    alike. Returns the per-call seconds ``a_s``, ``b_s`` (in pair order), their medians, and
+    the median / min / max over the pairs of ``a_s[i] / b_s[i]`` (> 1: ``b`` is faster)."""
+    if pairs < 1:
+        raise ValueError(f'pairs must be at least 1, got {pairs}')
+    for _ in range(warm):
+        fn_a()
+        fn_b()
+    a_s: list[float] = []
+    b_s: list[float] = []
+    for i in range(pairs):
+        order = ((fn_a, a_s), (fn_b, b_s)) if i % 2 == 0 else ((fn_b, b_s), (fn_a, a_s))
+        for fn, acc in order:
+            t0 = clock()
+            fn()
+            acc.append(clock() - t0)
+    ratios = sorted(a / b for a, b in zip(a_s, b_s))
+    return dict(a_s=a_s, b_s=b_s, a_median_s=_median(a_s), b_median_s=_median(b_s),
+                ratio_median=_median(ratios), ratio_min=ratios[0], ratio_max=ratios[-1])
+
+
+def _median(xs: Sequence[float]) -> float:
+    xs = sorted(xs)
+    n = len(xs)
+    return xs[n // 2] if n % 2 else 0.5 * (xs[n // 2 - 1] + xs[n // 2])
+
+
+def load_peer_pose(peer_dir: str | os.PathLike, peer_site: Optional[str] = None):
+    """The peer's pose model, mmpose 1.3.2 HRNet-W32 + the 1x1 head, built in this process by
+    ``peer_dir/peer_bench.py``'s own ``import_mmpose_hrnet`` and ``hrnet_extra`` (as its
+    ``run_models`` builds it). ``peer_site``: the peer venv's site-packages, appended to
+    ``sys.path`` so that only what this venv lacks (mmpose) comes from there; mmpose is never
+    installed here. Returns an ``nn.Module`` mapping (N, 3, H, W) to (N, 17, H/4, W/4)."""
+    import importlib.util
+
+    import torch
+    path = Path(peer_dir) / 'peer_bench.py'
+    if not path.is_file():
+        raise FileNotFoundError(f'--ab-peer: no peer_bench.py in {peer_dir}')
+    if peer_site and str(peer_site) not in sys.path:
+        sys.path.append(str(peer_site))
+    spec = importlib.util.spec_from_file_location('_peer_bench', path)
+    peer = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(peer)
+    try:
+        backbone_cls = peer.import_mmpose_hrnet()
+    except ImportError as exc:
+        raise FileNotFoundError(f"--ab-peer: cannot import mmpose ({exc}); pass --peer-site "
+                                "with the peer venv's site-packages") from None
+
+    class PeerPose(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.backbone = backbone_cls(extra=peer.hrnet_extra(32))
+            self.final_layer = torch.nn.Conv2d(32, 17, 1)
+
+        def forward(self, x):
+            return self.final_layer(self.backbone(x)[0])
+    return PeerPose()
+
+
+def measure_ab_pose(session: Session, peer_model, config: str | os.PathLike = POSE_CONFIG, *,
+                    infer_batches: Sequence[int] = (1, 8), train_batches: Sequence[int] = (8,),
+                    input_hw: Optional[tuple[int, int]] = None, pairs: int = 10,
+                    channels_last: bool = False, fuse_bn: bool = False, compile: bool = False,
+                    backbone: Optional[dict] = None, name: str = 'ab_pose_w32') -> list[dict]:
+    """The pose figures as an interleaved A/B against ``peer_model`` in this process (see
+    :func:`interleaved_ab`): inference at ``infer_batches`` (ours with the switches, the peer
+    NCHW as in its benchmark) and the training step at ``train_batches`` (the peer's: forward,
+    ``F.mse_loss`` with target weights, backward, SGD(lr 1e-3, momentum 0.9); ours as in
+    :func:`measure_pose`). ``compile``: ours compiled with inductor freezing for the inference
+    figures (the training figures stay eager). One ``<name>_infer`` / ``<name>_train`` record
+    per batch with both img/s and ``ratio_median`` = ours / peer speed (> 1: ours is
+    faster)."""
+    import torch
+    hw = tuple(input_hw or _config_input_hw(config))
+    torch.manual_seed(0)
+    ours = build_model(config, backbone=backbone)
+    out = []
+
+    def record(mode, bs, ab, pairs_done):
+        var = _variant(None, channels_last, fuse_bn, compile and mode == 'infer', backbone)
+        rec = dict(bench=f'{name}_{mode}', mode=mode, batch=bs, input_hw=list(hw),
+                   pairs=pairs_done, peer_img_per_s=bs / ab['a_median_s'],
+                   ours_img_per_s=bs / ab['b_median_s'], ratio_median=ab['ratio_median'],
+                   ratio_min=ab['ratio_min'], ratio_max=ab['ratio_max'],
+                   peer_s=[round(t, 4) for t in ab['a_s']],
+                   ours_s=[round(t, 4) for t in ab['b_s']], **var)
+        out.append(session.emit(rec))
+
+    peer_model.eval()
+    net = _inference_model(ours, fuse_bn=fuse_bn, compile=compile)
+    for bs in infer_batches:
+        x = torch.randn(bs, 3, *hw)
+        xo = _prepare(net, x.clone(), channels_last)
+
+        def peer_infer():
+            with torch.no_grad():
+                return peer_model(x)
+
+        def ours_infer():
+            with torch.no_grad():
+                return net(xo)
+        record('infer', bs, interleaved_ab(peer_infer, ours_infer, pairs=pairs), pairs)
+    net = None
+
+    peer_model.train()
+    ours.train()
+    peer_opt = torch.optim.SGD(peer_model.parameters(), lr=1e-3, momentum=0.9)
+    ours_opt = torch.optim.SGD(ours.parameters(), lr=1e-3, momentum=0.9)
+    for bs in train_batches:
+        x = torch.randn(bs, 3, *hw)
+        xo = _prepare(ours, x.clone(), channels_last)
+        with torch.no_grad():
+            hm_hw = ours(xo[:1]).shape[-2:]
+        num_k = ours.head.num_keypoints
+        target = torch.rand(bs, num_k, *hm_hw)
+        weights = torch.ones(bs, num_k)
+        tw = weights[..., None, None]
+
+        def peer_step():
+            peer_opt.zero_grad(set_to_none=True)
+            pred = peer_model(x)
+            torch.nn.functional.mse_loss(pred * tw, target * tw).backward()
+            peer_opt.step()
+
+        def ours_step():
+            ours_opt.zero_grad(set_to_none=True)
+            ours.loss_module(ours(xo), target, weights).backward()
+            ours_opt.step()
+        n = max(2, pairs // 2) if bs > 8 else pairs
+        record('train', bs, interleaved_ab(peer_step, ours_step, pairs=n, warm=1), n)
+    return out
 
 
 def measure_seg(session: Session, config: str | os.PathLike, *, name: str, label: str,
@@ -1125,6 +1270,12 @@ def _load_results(path: str) -> list[dict]:
 
 
 # ------------------------------------------------------------------------------------------------
+def _cli_backbone(args: argparse.Namespace) -> dict:
+    """The :data:`BACKBONE_SWITCHES` the command line sets."""
+    return dict(fast_fusion=not args.plain_fusion, with_cp=args.with_cp,
+                recompute_bn_relu=False if args.plain_bn_relu else 'cpu')
+
+
 def run(args: argparse.Namespace) -> tuple[dict, list[dict]]:
     """Every figure the CLI measures, in the peer's order; returns (meta, records)."""
     import cv2
@@ -1153,9 +1304,7 @@ def run(args: argparse.Namespace) -> tuple[dict, list[dict]]:
     session.measure_peak()
     timings = peer_timings(args.quick)
     kw = dict(timings=timings, amp=args.amp, channels_last=args.channels_last,
-              fuse_bn=args.fuse_bn, compile=args.compile, backbone=dict(
-                  fast_fusion=not args.plain_fusion, with_cp=args.with_cp,
-                  recompute_bn_relu=False if args.plain_bn_relu else 'cpu'))
+              fuse_bn=args.fuse_bn, compile=args.compile, backbone=_cli_backbone(args))
     measure_pose(session, args.pose_config, train_batches=(8,) if args.quick else (8, 32), **kw)
     if not args.skip_seg:
         for name, config in SEG_CONFIGS:
@@ -1168,6 +1317,38 @@ def run(args: argparse.Namespace) -> tuple[dict, list[dict]]:
         run_pipeline_pinned(session, args)
     meta['total_wall_s'] = round(time.time() - t0, 1)
     return meta, session.records
+
+
+def run_ab(args: argparse.Namespace) -> tuple[dict, list[dict]]:
+    """``--ab-peer``: the pose figures as interleaved A/B pairs against the peer's model in
+    this process (the matmul reference first); returns (meta, records)."""
+    import torch
+    peer_model = load_peer_pose(args.ab_peer, args.peer_site)
+    meta = dict(date=time.strftime('%Y-%m-%d %H:%M:%S'), torch=torch.__version__,
+                argv=sys.argv[1:], ab_peer=str(args.ab_peer))
+    if args.keep_freed_memory:
+        from hrnet_train.utils.malloc import keep_freed_memory
+        meta['keep_freed_memory'] = keep_freed_memory()
+    print('META ' + json.dumps(meta), flush=True)
+    session = Session(threads=args.threads)
+    session.measure_peak()
+    measure_ab_pose(session, peer_model, args.pose_config, pairs=args.ab_pairs,
+                    train_batches=(8,) if args.quick else (8, 32),
+                    channels_last=args.channels_last, fuse_bn=args.fuse_bn,
+                    compile=args.compile, backbone=_cli_backbone(args))
+    return meta, session.records
+
+
+def format_ab_table(records: Sequence[dict]) -> str:
+    rows = ['| figure | batch | pairs | peer img/s | ours img/s | ours / peer, median (min-max) |',
+            '|---|---|---|---|---|---|']
+    for r in records:
+        if 'ratio_median' in r:
+            rows.append(f"| {r['bench']} | {r['batch']} | {r['pairs']} | "
+                        f"{r['peer_img_per_s']:.3g} | {r['ours_img_per_s']:.3g} | "
+                        f"**{r['ratio_median']:.2f}** "
+                        f"({r['ratio_min']:.2f}-{r['ratio_max']:.2f}) |")
+    return '\n'.join(rows)
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
@@ -1216,6 +1397,13 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                     help='--loader: LoadImage(reduced_decode=True) in the pipeline')
     ap.add_argument('--loader-model-rate', type=float, default=None, metavar='IMG_PER_S',
                     help="--loader: the model's training img/s, to print loader / model")
+    ap.add_argument('--ab-peer', metavar='PEER_BENCH_DIR', default=None,
+                    help="only the pose figures, as interleaved A/B pairs against the peer's "
+                    'model built in this process by PEER_BENCH_DIR/peer_bench.py')
+    ap.add_argument('--peer-site', metavar='SITE_PACKAGES', default=None,
+                    help="--ab-peer: the peer venv's site-packages (appended to sys.path for "
+                    'mmpose)')
+    ap.add_argument('--ab-pairs', type=int, default=10, help='--ab-peer: pairs per figure')
     ap.add_argument('--pipeline-child', action='store_true', help=argparse.SUPPRESS)
     return ap.parse_args(argv)
 
@@ -1232,6 +1420,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if args.loader:
         meta, records = run_loader(args)
         table = format_loader_table(records)
+    elif args.ab_peer:
+        meta, records = run_ab(args)
+        table = format_ab_table(records)
     else:
         meta, records = run_ops(args) if args.ops else run(args)
         table = format_ops_table(records) if args.ops else format_table(records)
