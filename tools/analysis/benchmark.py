@@ -515,10 +515,10 @@ def measure_ab_pose(session: Session, peer_model, config: str | os.PathLike = PO
     :func:`interleaved_ab`): inference at ``infer_batches`` (ours with the switches, the peer
     NCHW as in its benchmark) and the training step at ``train_batches`` (the peer's: forward,
     ``F.mse_loss`` with target weights, backward, SGD(lr 1e-3, momentum 0.9); ours as in
-    :func:`measure_pose`). ``compile``: ours compiled with inductor freezing for the inference
-    figures (the training figures stay eager). One ``<name>_infer`` / ``<name>_train`` record
-    per batch with both img/s and ``ratio_median`` = ours / peer speed (> 1: ours is
-    faster)."""
+    :func:`measure_pose`). ``compile``: ours compiled as in :func:`measure_pose` (inference
+    with inductor freezing; training without; static shapes). One ``<name>_infer`` /
+    ``<name>_train`` record per batch with both img/s and ``ratio_median`` = ours / peer
+    speed (> 1: ours is faster)."""
     import torch
     hw = tuple(input_hw or _config_input_hw(config))
     torch.manual_seed(0)
@@ -526,7 +526,7 @@ def measure_ab_pose(session: Session, peer_model, config: str | os.PathLike = PO
     out = []
 
     def record(mode, bs, ab, pairs_done):
-        var = _variant(None, channels_last, fuse_bn, compile and mode == 'infer', backbone)
+        var = _variant(None, channels_last, fuse_bn, compile, backbone)
         rec = dict(bench=f'{name}_{mode}', mode=mode, batch=bs, input_hw=list(hw),
                    pairs=pairs_done, peer_img_per_s=bs / ab['a_median_s'],
                    ours_img_per_s=bs / ab['b_median_s'], ratio_median=ab['ratio_median'],
@@ -553,6 +553,9 @@ def measure_ab_pose(session: Session, peer_model, config: str | os.PathLike = PO
 
     peer_model.train()
     ours.train()
+    if compile:
+        from hrnet_train.models.utils import compile_network
+        compile_network(ours, dynamic=False)
     peer_opt = torch.optim.SGD(peer_model.parameters(), lr=1e-3, momentum=0.9)
     ours_opt = torch.optim.SGD(ours.parameters(), lr=1e-3, momentum=0.9)
     for bs in train_batches:
