@@ -243,7 +243,43 @@ def import_mmpose_hrnet():
 
 def hrnet_extra(c):
     return dict(width=c)
+
+
+def import_mmseg():
+    {seg_body}
 '''
+_FAKE_SEG = '''import torch.nn.functional as F
+
+    class HRNet(torch.nn.Module):  # four maps at strides 4..32, 2**b * width channels
+        def __init__(self, extra, norm_cfg, norm_eval):
+            super().__init__()
+            c = extra['width']
+            self.convs = torch.nn.ModuleList(
+                torch.nn.Conv2d(3, c * 2 ** b, 3, stride=4 * 2 ** b, padding=1)
+                for b in range(4))
+
+        def forward(self, x):
+            return [conv(x) for conv in self.convs]
+
+    class FCNHead(torch.nn.Module):  # resize_concat + 1x1 to the classes
+        def __init__(self, in_channels, num_classes, **kw):
+            super().__init__()
+            self.cls = torch.nn.Conv2d(sum(in_channels), num_classes, 1)
+
+        def forward(self, feats):
+            size = feats[0].shape[-2:]
+            return self.cls(torch.cat([feats[0]] + [
+                F.interpolate(f, size=size, mode='bilinear') for f in feats[1:]], 1))
+
+        def loss_by_feat(self, logits, samples):
+            labels = torch.cat([s.gt_sem_seg.data for s in samples])
+            logits = F.interpolate(logits, size=labels.shape[-2:], mode='bilinear')
+            return dict(loss_ce=F.cross_entropy(logits, labels, ignore_index=255))
+
+    class SegDataSample:
+        def __init__(self, gt_sem_seg):
+            self.gt_sem_seg = gt_sem_seg
+    return HRNet, FCNHead, SegDataSample'''
 _FAKE_BACKBONE = '''class Backbone(torch.nn.Module):
         def __init__(self, extra):
             super().__init__()
@@ -254,8 +290,13 @@ _FAKE_BACKBONE = '''class Backbone(torch.nn.Module):
     return Backbone'''
 
 
+def _write_fake_peer(tmp_path):
+    (tmp_path / 'peer_bench.py').write_text(
+        _FAKE_PEER.format(body=_FAKE_BACKBONE, seg_body=_FAKE_SEG))
+
+
 def test_load_peer_pose_builds_the_peers_model_with_its_own_builders(tmp_path):
-    (tmp_path / 'peer_bench.py').write_text(_FAKE_PEER.format(body=_FAKE_BACKBONE))
+    _write_fake_peer(tmp_path)
     site = str(tmp_path / 'site')
     try:
         peer = B.load_peer_pose(tmp_path, site)
@@ -271,16 +312,19 @@ def test_load_peer_pose_errors(tmp_path):
     with pytest.raises(FileNotFoundError, match=r'--ab-peer: no peer_bench.py in '):
         B.load_peer_pose(tmp_path)
     (tmp_path / 'peer_bench.py').write_text(
-        _FAKE_PEER.format(body="raise ImportError(\"No module named 'mmpose'\")"))
+        _FAKE_PEER.format(body="raise ImportError(\"No module named 'mmpose'\")",
+                          seg_body="raise ImportError(\"No module named 'mmseg'\")"))
     with pytest.raises(FileNotFoundError, match=r"cannot import mmpose \(No module named "
                        r"'mmpose'\); pass --peer-site"):
         B.load_peer_pose(tmp_path)
+    with pytest.raises(FileNotFoundError, match=r"cannot import mmseg \(No module named "):
+        B.load_peer_seg(tmp_path, 18)
 
 
 def test_ab_pose_records(session, tmp_path):
     """The tiny pose model against a fake peer: one record per figure with both speeds, the
     ratio inside its range, and the variant of ours."""
-    (tmp_path / 'peer_bench.py').write_text(_FAKE_PEER.format(body=_FAKE_BACKBONE))
+    _write_fake_peer(tmp_path)
     peer = B.load_peer_pose(tmp_path)
     recs = B.measure_ab_pose(session, peer, POSE_TINY, infer_batches=(1,), train_batches=(2,),
                              input_hw=(64, 48), pairs=2, channels_last=True, fuse_bn=True)
@@ -299,12 +343,34 @@ def test_ab_pose_records(session, tmp_path):
 def test_ab_peer_cli(tmp_path, capsys):
     """--ab-peer end to end on the tiny config against a fake peer: the JSON file holds the
     matmul reference and the three quick figures, and the table is printed."""
-    (tmp_path / 'peer_bench.py').write_text(_FAKE_PEER.format(body=_FAKE_BACKBONE))
+    _write_fake_peer(tmp_path)
     out = tmp_path / 'ab.json'
     assert B.main(['--ab-peer', str(tmp_path), '--pose-config', str(POSE_TINY), '--quick',
-                   '--ab-pairs', '1', '--threads', '1', '--out', str(out)]) == 0
+                   '--skip-seg', '--ab-pairs', '1', '--threads', '1', '--out', str(out)]) == 0
     result = json.loads(out.read_text())
     assert [r['bench'] for r in result['results']] == [
         'matmul_fp32_2048', 'ab_pose_w32_infer', 'ab_pose_w32_infer', 'ab_pose_w32_train']
     assert result['meta']['ab_peer'] == str(tmp_path)
     assert '| ab_pose_w32_train | 8 | 1 |' in capsys.readouterr().out
+
+
+def test_ab_seg_records(session, tmp_path):
+    """The tiny seg model against a fake mmseg built by the peer's own loader: inference and
+    training records with both speeds; a model with other than the peer's 19 classes is
+    refused."""
+    _write_fake_peer(tmp_path)
+    peer, samples = B.load_peer_seg(tmp_path, 8)
+    import torch
+    assert peer(torch.randn(1, 3, 64, 128)).shape == (1, 19, 16, 32)
+    # a second width from the same (cached) classes: the peer's import_mmseg runs once
+    (tmp_path / 'peer_bench.py').write_text('raise RuntimeError("imported twice")')
+    assert B.load_peer_seg(tmp_path, 4)[0].backbone.convs[0].out_channels == 4
+    recs = B.measure_ab_seg(session, peer, samples, SEG_TINY, name='ab_seg_tiny',
+                            input_hw=(64, 128), infer_pairs=1, train_pairs=1,
+                            channels_last=True)
+    assert [r['bench'] for r in recs] == ['ab_seg_tiny_infer', 'ab_seg_tiny_train']
+    assert [r['batch'] for r in recs] == [1, 2]
+    for r in recs:
+        assert r['pairs'] == 1 and r['ratio_min'] == r['ratio_median'] == r['ratio_max'] > 0
+        assert r['memory_format'] == 'channels_last'
+    assert peer.decode_head.cls.weight.grad is not None  # the peer trained through its loss

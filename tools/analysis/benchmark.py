@@ -9,7 +9,8 @@
     python tools/analysis/benchmark.py --loader [--workers 0,1,2] [--batch-size 32]
         [--reduced-decode] [--loader-model-rate IMG_PER_S] [--out FILE]
     python tools/analysis/benchmark.py --ab-peer PEER_BENCH_DIR --peer-site SITE_PACKAGES
-        [--ab-pairs 10] [--quick] [--channels-last] [--fuse-bn] [--compile] [--out FILE]
+        [--ab-pairs 10] [--quick] [--skip-pose] [--skip-seg] [--channels-last] [--fuse-bn]
+        [--compile] [--out FILE]
 
 Mirrors ``/work/shared/bench/peer_bench.py`` (mmpose 1.3.2 / mmseg 1.2.2, see docs/benchmark.md) so
 the two can be run back to back and compared as ratios on the same machine:
@@ -472,15 +473,11 @@ def _median(xs: Sequence[float]) -> float:
     return xs[n // 2] if n % 2 else 0.5 * (xs[n // 2 - 1] + xs[n // 2])
 
 
-def load_peer_pose(peer_dir: str | os.PathLike, peer_site: Optional[str] = None):
-    """The peer's pose model, mmpose 1.3.2 HRNet-W32 + the 1x1 head, built in this process by
-    ``peer_dir/peer_bench.py``'s own ``import_mmpose_hrnet`` and ``hrnet_extra`` (as its
-    ``run_models`` builds it). ``peer_site``: the peer venv's site-packages, appended to
-    ``sys.path`` so that only what this venv lacks (mmpose) comes from there; mmpose is never
-    installed here. Returns an ``nn.Module`` mapping (N, 3, H, W) to (N, 17, H/4, W/4)."""
+def _load_peer_bench(peer_dir: str | os.PathLike, peer_site: Optional[str] = None):
+    """``peer_dir/peer_bench.py`` as a module; ``peer_site`` (the peer venv's site-packages)
+    appended to ``sys.path``, so that only what this venv lacks (mmpose, mmseg) comes from
+    there; neither is ever installed here."""
     import importlib.util
-
-    import torch
     path = Path(peer_dir) / 'peer_bench.py'
     if not path.is_file():
         raise FileNotFoundError(f'--ab-peer: no peer_bench.py in {peer_dir}')
@@ -489,11 +486,25 @@ def load_peer_pose(peer_dir: str | os.PathLike, peer_site: Optional[str] = None)
     spec = importlib.util.spec_from_file_location('_peer_bench', path)
     peer = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(peer)
+    return peer
+
+
+def _peer_import(fn: Callable[[], object], what: str):
     try:
-        backbone_cls = peer.import_mmpose_hrnet()
+        return fn()
     except ImportError as exc:
-        raise FileNotFoundError(f"--ab-peer: cannot import mmpose ({exc}); pass --peer-site "
+        raise FileNotFoundError(f"--ab-peer: cannot import {what} ({exc}); pass --peer-site "
                                 "with the peer venv's site-packages") from None
+
+
+def load_peer_pose(peer_dir: str | os.PathLike, peer_site: Optional[str] = None):
+    """The peer's pose model, mmpose 1.3.2 HRNet-W32 + the 1x1 head, built in this process by
+    ``peer_bench.py``'s own ``import_mmpose_hrnet`` and ``hrnet_extra`` (as its
+    ``run_models`` builds it; see :func:`_load_peer_bench`). Returns an ``nn.Module`` mapping
+    (N, 3, H, W) to (N, 17, H/4, W/4)."""
+    import torch
+    peer = _load_peer_bench(peer_dir, peer_site)
+    backbone_cls = _peer_import(peer.import_mmpose_hrnet, 'mmpose')
 
     class PeerPose(torch.nn.Module):
         def __init__(self) -> None:
@@ -504,6 +515,57 @@ def load_peer_pose(peer_dir: str | os.PathLike, peer_site: Optional[str] = None)
         def forward(self, x):
             return self.final_layer(self.backbone(x)[0])
     return PeerPose()
+
+
+_PEER_SEG: dict[str, tuple] = {}
+
+
+def load_peer_seg(peer_dir: str | os.PathLike, width: int, peer_site: Optional[str] = None):
+    """The peer's segmentation model, mmseg 1.2.2 HRNetV2-W``width`` + FCNHead with the
+    arguments of ``peer_bench.py``'s ``Seg`` (mmseg configs/_base_/models/fcn_hr18.py, BN for
+    SyncBN), its classes from the peer's own ``import_mmseg``. Returns (model, a function
+    ``labels -> samples`` for ``model.decode_head.loss_by_feat``): ``model(x)`` gives the
+    (N, 19, H/4, W/4) logits."""
+    import torch
+    from mmengine.structures import PixelData
+    key = str(Path(peer_dir).resolve())
+    if key not in _PEER_SEG:  # import_mmseg replaces the mmseg package: once per process
+        peer = _load_peer_bench(peer_dir, peer_site)
+        _PEER_SEG[key] = (peer, _peer_import(peer.import_mmseg, 'mmseg'))
+    peer, (hrnet_cls, head_cls, sample_cls) = _PEER_SEG[key]
+    norm = dict(type='BN', requires_grad=True)
+    chans = [width, 2 * width, 4 * width, 8 * width]
+
+    class PeerSeg(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.backbone = hrnet_cls(extra=peer.hrnet_extra(width), norm_cfg=norm,
+                                      norm_eval=False)
+            self.decode_head = head_cls(
+                in_channels=chans, in_index=(0, 1, 2, 3), channels=sum(chans),
+                input_transform='resize_concat', kernel_size=1, num_convs=1,
+                concat_input=False, dropout_ratio=-1, num_classes=19, norm_cfg=norm,
+                align_corners=False, loss_decode=dict(type='CrossEntropyLoss',
+                                                      use_sigmoid=False, loss_weight=1.0))
+
+        def forward(self, x):
+            return self.decode_head(self.backbone(x))
+
+    def samples(labels):
+        return [sample_cls(gt_sem_seg=PixelData(data=lab)) for lab in labels]
+    return PeerSeg(), samples
+
+
+def _ab_record(session: Session, bench_name: str, mode: str, batch: int, hw: Sequence[int],
+               ab: dict, pairs: int, variant: dict) -> dict:
+    """Emit one A/B record: both img/s from the medians of :func:`interleaved_ab`, the pair
+    ratios (ours / peer speed: ``a`` is the peer) and the per-call seconds."""
+    return session.emit(dict(
+        bench=bench_name, mode=mode, batch=batch, input_hw=list(hw), pairs=pairs,
+        peer_img_per_s=batch / ab['a_median_s'], ours_img_per_s=batch / ab['b_median_s'],
+        ratio_median=ab['ratio_median'], ratio_min=ab['ratio_min'], ratio_max=ab['ratio_max'],
+        peer_s=[round(t, 4) for t in ab['a_s']], ours_s=[round(t, 4) for t in ab['b_s']],
+        **variant))
 
 
 def measure_ab_pose(session: Session, peer_model, config: str | os.PathLike = POSE_CONFIG, *,
@@ -526,14 +588,8 @@ def measure_ab_pose(session: Session, peer_model, config: str | os.PathLike = PO
     out = []
 
     def record(mode, bs, ab, pairs_done):
-        var = _variant(None, channels_last, fuse_bn, compile, backbone)
-        rec = dict(bench=f'{name}_{mode}', mode=mode, batch=bs, input_hw=list(hw),
-                   pairs=pairs_done, peer_img_per_s=bs / ab['a_median_s'],
-                   ours_img_per_s=bs / ab['b_median_s'], ratio_median=ab['ratio_median'],
-                   ratio_min=ab['ratio_min'], ratio_max=ab['ratio_max'],
-                   peer_s=[round(t, 4) for t in ab['a_s']],
-                   ours_s=[round(t, 4) for t in ab['b_s']], **var)
-        out.append(session.emit(rec))
+        out.append(_ab_record(session, f'{name}_{mode}', mode, bs, hw, ab, pairs_done,
+                              _variant(None, channels_last, fuse_bn, compile, backbone)))
 
     peer_model.eval()
     net = _inference_model(ours, fuse_bn=fuse_bn, compile=compile)
@@ -580,6 +636,72 @@ def measure_ab_pose(session: Session, peer_model, config: str | os.PathLike = PO
             ours_opt.step()
         n = max(2, pairs // 2) if bs > 8 else pairs
         record('train', bs, interleaved_ab(peer_step, ours_step, pairs=n, warm=1), n)
+    return out
+
+
+def measure_ab_seg(session: Session, peer_model, peer_samples: Callable, config: str | os.PathLike,
+                   *, name: str, input_hw: tuple[int, int] = SEG_INPUT_HW, infer_pairs: int = 5,
+                   train_pairs: int = 3, train_batch: int = 2, channels_last: bool = False,
+                   fuse_bn: bool = False, backbone: Optional[dict] = None) -> list[dict]:
+    """The segmentation figures as an interleaved A/B against ``peer_model`` (from
+    :func:`load_peer_seg`): 'whole' inference at batch 1 (the peer: logits bilinearly resized
+    to the input, as its benchmark; ours: ``inference``) and the training step at
+    ``train_batch`` (the peer: ``decode_head.loss_by_feat``; ours: ``model.loss``; both SGD lr
+    0.01, momentum 0.9, wd 5e-4) on the same random images and labels (19 classes, the first 32
+    rows ignored). Records ``<name>_infer`` / ``<name>_train`` as :func:`measure_ab_pose`."""
+    import torch
+    from mmengine.structures import BaseDataElement
+    hw = tuple(input_hw)
+    torch.manual_seed(0)
+    ours = build_model(config, backbone=backbone)
+    if ours.num_classes != 19:
+        raise ValueError(f'{config}: the A/B needs a 19-class model (the peer\'s), got '
+                         f'{ours.num_classes} classes')
+    out = []
+
+    def record(mode, bs, ab, pairs_done):
+        out.append(_ab_record(session, f'{name}_{mode}', mode, bs, hw, ab, pairs_done,
+                              _variant(None, channels_last, fuse_bn, False, backbone)))
+
+    peer_model.eval()
+    net = _inference_model(ours, fuse_bn=fuse_bn, compile=False)
+    x = torch.randn(1, 3, *hw)
+    xo = _prepare(net, x.clone(), channels_last)
+
+    def peer_infer():
+        with torch.no_grad():
+            return torch.nn.functional.interpolate(peer_model(x), size=hw, mode='bilinear',
+                                                   align_corners=False)
+
+    def ours_infer():
+        with torch.no_grad():
+            return net.inference(xo)
+    record('infer', 1, interleaved_ab(peer_infer, ours_infer, pairs=infer_pairs, warm=1),
+           infer_pairs)
+    net = None
+
+    peer_model.train()
+    ours.train()
+    x = torch.randn(train_batch, 3, *hw)
+    xo = _prepare(ours, x.clone(), channels_last)
+    g = torch.Generator().manual_seed(0)
+    labels = []
+    for _ in range(train_batch):
+        lab = torch.randint(0, 19, (1, *hw), generator=g)
+        lab[:, :32] = 255
+        labels.append(lab)
+    peer_batch = peer_samples(labels)
+    peer_opt = torch.optim.SGD(peer_model.parameters(), lr=0.01, momentum=0.9, weight_decay=5e-4)
+    ours_opt = torch.optim.SGD(ours.parameters(), lr=0.01, momentum=0.9, weight_decay=5e-4)
+
+    def peer_step():
+        peer_opt.zero_grad(set_to_none=True)
+        peer_model.decode_head.loss_by_feat(peer_model(x), peer_batch)['loss_ce'].backward()
+        peer_opt.step()
+    ours_step = _loss_step(ours, ours_opt, xo, [BaseDataElement(gt_seg_map=lab)
+                                                 for lab in labels], None)
+    record('train', train_batch, interleaved_ab(peer_step, ours_step, pairs=train_pairs,
+                                                warm=1), train_pairs)
     return out
 
 
@@ -1323,10 +1445,11 @@ def run(args: argparse.Namespace) -> tuple[dict, list[dict]]:
 
 
 def run_ab(args: argparse.Namespace) -> tuple[dict, list[dict]]:
-    """``--ab-peer``: the pose figures as interleaved A/B pairs against the peer's model in
-    this process (the matmul reference first); returns (meta, records)."""
+    """``--ab-peer``: the pose figures, then (unless ``--skip-seg``) the seg W18 / W48 ones, as
+    interleaved A/B pairs against the peer's models in this process (the matmul reference
+    first); returns (meta, records)."""
     import torch
-    peer_model = load_peer_pose(args.ab_peer, args.peer_site)
+    _load_peer_bench(args.ab_peer, args.peer_site)  # a missing file fails before the figures
     meta = dict(date=time.strftime('%Y-%m-%d %H:%M:%S'), torch=torch.__version__,
                 argv=sys.argv[1:], ab_peer=str(args.ab_peer))
     if args.keep_freed_memory:
@@ -1335,10 +1458,21 @@ def run_ab(args: argparse.Namespace) -> tuple[dict, list[dict]]:
     print('META ' + json.dumps(meta), flush=True)
     session = Session(threads=args.threads)
     session.measure_peak()
-    measure_ab_pose(session, peer_model, args.pose_config, pairs=args.ab_pairs,
-                    train_batches=(8,) if args.quick else (8, 32),
-                    channels_last=args.channels_last, fuse_bn=args.fuse_bn,
-                    compile=args.compile, backbone=_cli_backbone(args))
+    if not args.skip_pose:
+        measure_ab_pose(session, load_peer_pose(args.ab_peer, args.peer_site),
+                        args.pose_config, pairs=args.ab_pairs,
+                        train_batches=(8,) if args.quick else (8, 32),
+                        channels_last=args.channels_last, fuse_bn=args.fuse_bn,
+                        compile=args.compile, backbone=_cli_backbone(args))
+    if not args.skip_seg:
+        for name, config in SEG_CONFIGS:
+            peer_seg, peer_samples = load_peer_seg(args.ab_peer, int(name.split('_w')[1]),
+                                                   args.peer_site)
+            measure_ab_seg(session, peer_seg, peer_samples, config, name=f'ab_{name}',
+                           train_pairs=2 if args.quick else 3,
+                           channels_last=args.channels_last, fuse_bn=args.fuse_bn,
+                           backbone=_cli_backbone(args))
+            del peer_seg
     return meta, session.records
 
 
@@ -1407,6 +1541,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                     help="--ab-peer: the peer venv's site-packages (appended to sys.path for "
                     'mmpose)')
     ap.add_argument('--ab-pairs', type=int, default=10, help='--ab-peer: pairs per figure')
+    ap.add_argument('--skip-pose', action='store_true', help='--ab-peer: no pose figures')
     ap.add_argument('--pipeline-child', action='store_true', help=argparse.SUPPRESS)
     return ap.parse_args(argv)
 
