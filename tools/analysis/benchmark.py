@@ -585,11 +585,8 @@ def measure_ab_pose(session: Session, peer_model, config: str | os.PathLike = PO
     hw = tuple(input_hw or _config_input_hw(config))
     torch.manual_seed(0)
     ours = build_model(config, backbone=backbone)
+    var = _variant(None, channels_last, fuse_bn, compile, backbone)
     out = []
-
-    def record(mode, bs, ab, pairs_done):
-        out.append(_ab_record(session, f'{name}_{mode}', mode, bs, hw, ab, pairs_done,
-                              _variant(None, channels_last, fuse_bn, compile, backbone)))
 
     peer_model.eval()
     net = _inference_model(ours, fuse_bn=fuse_bn, compile=compile)
@@ -604,7 +601,8 @@ def measure_ab_pose(session: Session, peer_model, config: str | os.PathLike = PO
         def ours_infer():
             with torch.no_grad():
                 return net(xo)
-        record('infer', bs, interleaved_ab(peer_infer, ours_infer, pairs=pairs), pairs)
+        out.append(_ab_record(session, f'{name}_infer', 'infer', bs, hw,
+                              interleaved_ab(peer_infer, ours_infer, pairs=pairs), pairs, var))
     net = None
 
     peer_model.train()
@@ -635,7 +633,8 @@ def measure_ab_pose(session: Session, peer_model, config: str | os.PathLike = PO
             ours.loss_module(ours(xo), target, weights).backward()
             ours_opt.step()
         n = max(2, pairs // 2) if bs > 8 else pairs
-        record('train', bs, interleaved_ab(peer_step, ours_step, pairs=n, warm=1), n)
+        out.append(_ab_record(session, f'{name}_train', 'train', bs, hw,
+                              interleaved_ab(peer_step, ours_step, pairs=n, warm=1), n, var))
     return out
 
 
@@ -657,11 +656,7 @@ def measure_ab_seg(session: Session, peer_model, peer_samples: Callable, config:
     if ours.num_classes != 19:
         raise ValueError(f'{config}: the A/B needs a 19-class model (the peer\'s), got '
                          f'{ours.num_classes} classes')
-    out = []
-
-    def record(mode, bs, ab, pairs_done):
-        out.append(_ab_record(session, f'{name}_{mode}', mode, bs, hw, ab, pairs_done,
-                              _variant(None, channels_last, fuse_bn, False, backbone)))
+    var = _variant(None, channels_last, fuse_bn, False, backbone)
 
     peer_model.eval()
     net = _inference_model(ours, fuse_bn=fuse_bn, compile=False)
@@ -676,8 +671,9 @@ def measure_ab_seg(session: Session, peer_model, peer_samples: Callable, config:
     def ours_infer():
         with torch.no_grad():
             return net.inference(xo)
-    record('infer', 1, interleaved_ab(peer_infer, ours_infer, pairs=infer_pairs, warm=1),
-           infer_pairs)
+    out = [_ab_record(session, f'{name}_infer', 'infer', 1, hw,
+                      interleaved_ab(peer_infer, ours_infer, pairs=infer_pairs, warm=1),
+                      infer_pairs, var)]
     net = None
 
     peer_model.train()
@@ -700,8 +696,9 @@ def measure_ab_seg(session: Session, peer_model, peer_samples: Callable, config:
         peer_opt.step()
     ours_step = _loss_step(ours, ours_opt, xo, [BaseDataElement(gt_seg_map=lab)
                                                  for lab in labels], None)
-    record('train', train_batch, interleaved_ab(peer_step, ours_step, pairs=train_pairs,
-                                                warm=1), train_pairs)
+    out.append(_ab_record(session, f'{name}_train', 'train', train_batch, hw,
+                          interleaved_ab(peer_step, ours_step, pairs=train_pairs, warm=1),
+                          train_pairs, var))
     return out
 
 
