@@ -1,7 +1,27 @@
-"""Suite-wide test isolation."""
+"""Suite-wide test isolation and shared fixtures."""
 import logging
 
 import pytest
+
+
+@pytest.fixture
+def saved_bytes():
+    """``saved_bytes(fn) -> (fn(), bytes)``: the bytes of the tensors autograd keeps for
+    backward while ``fn`` runs (each storage counted once; a checkpointed segment keeps only
+    its inputs)."""
+    import torch
+
+    def count(fn):
+        storages = {}
+
+        def pack(t):
+            storages[t.untyped_storage().data_ptr()] = t.untyped_storage().nbytes()
+            return t
+
+        with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+            out = fn()
+        return out, sum(storages.values())
+    return count
 
 
 @pytest.fixture(autouse=True)

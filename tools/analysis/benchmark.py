@@ -67,6 +67,7 @@ import os
 import platform
 import resource
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -382,6 +383,27 @@ def _inference_model(model, *, fuse_bn: bool, compile: bool):
     return net
 
 
+def _pose_train_step(model, opt, x, amp: Optional[str]):
+    """One training step of a top-down pose model on the batch ``x``: forward
+    (``mode='tensor'``), the model's loss module (KeypointMSELoss with target weights) against
+    random (N, K, h, w) heatmaps, backward, ``opt.step()``. Returns (step, target heatmaps,
+    target weights (N, K))."""
+    import torch
+    with torch.no_grad():
+        hm_hw = model(x[:1]).shape[-2:]
+    num_k = model.head.num_keypoints
+    target = torch.rand(x.shape[0], num_k, *hm_hw)
+    weights = torch.ones(x.shape[0], num_k)
+
+    def step():
+        opt.zero_grad(set_to_none=True)
+        with _autocast(amp):
+            pred = model(x)
+        model.loss_module(pred.float(), target, weights).backward()
+        opt.step()
+    return step, target, weights
+
+
 def measure_pose(session: Session, config: str | os.PathLike = POSE_CONFIG, *,
                  infer_batches: Sequence[int] = (1, 8), train_batches: Sequence[int] = (8, 32),
                  input_hw: Optional[tuple[int, int]] = None,
@@ -423,19 +445,7 @@ def measure_pose(session: Session, config: str | os.PathLike = POSE_CONFIG, *,
     opt = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9)
     for bs in train_batches:
         x = _prepare(model, torch.randn(bs, 3, *hw), channels_last)
-        with torch.no_grad():
-            hm_hw = model(x[:1]).shape[-2:]
-        num_k = model.head.num_keypoints
-        target = torch.rand(bs, num_k, *hm_hw)
-        weights = torch.ones(bs, num_k)
-
-        def step():
-            opt.zero_grad(set_to_none=True)
-            with _autocast(amp):
-                pred = model(x)
-            loss = model.loss_module(pred.float(), target, weights)
-            loss.backward()
-            opt.step()
+        step, _, _ = _pose_train_step(model, opt, x, amp)
         out.append(session.time_model(step, timings['pose_train'], f'{name}_train', label,
                                       'train', bs, hw, gmacs, params, gmacs_readme=readme,
                                       optimizer='SGD(momentum=0.9)', loss='KeypointMSELoss',
@@ -463,30 +473,31 @@ def interleaved_ab(fn_a: Callable[[], object], fn_b: Callable[[], object], *, pa
             fn()
             acc.append(clock() - t0)
     ratios = sorted(a / b for a, b in zip(a_s, b_s))
-    return dict(a_s=a_s, b_s=b_s, a_median_s=_median(a_s), b_median_s=_median(b_s),
-                ratio_median=_median(ratios), ratio_min=ratios[0], ratio_max=ratios[-1])
+    return dict(a_s=a_s, b_s=b_s, a_median_s=statistics.median(a_s),
+                b_median_s=statistics.median(b_s), ratio_median=statistics.median(ratios),
+                ratio_min=ratios[0], ratio_max=ratios[-1])
 
 
-def _median(xs: Sequence[float]) -> float:
-    xs = sorted(xs)
-    n = len(xs)
-    return xs[n // 2] if n % 2 else 0.5 * (xs[n // 2 - 1] + xs[n // 2])
+_PEER_BENCH: dict[str, object] = {}
 
 
 def _load_peer_bench(peer_dir: str | os.PathLike, peer_site: Optional[str] = None):
-    """``peer_dir/peer_bench.py`` as a module; ``peer_site`` (the peer venv's site-packages)
-    appended to ``sys.path``, so that only what this venv lacks (mmpose, mmseg) comes from
-    there; neither is ever installed here."""
+    """``peer_dir/peer_bench.py`` as a module (loaded once per process); ``peer_site`` (the
+    peer venv's site-packages) appended to ``sys.path``, so that only what this venv lacks
+    (mmpose, mmseg) comes from there; neither is ever installed here."""
     import importlib.util
     path = Path(peer_dir) / 'peer_bench.py'
     if not path.is_file():
         raise FileNotFoundError(f'--ab-peer: no peer_bench.py in {peer_dir}')
     if peer_site and str(peer_site) not in sys.path:
         sys.path.append(str(peer_site))
-    spec = importlib.util.spec_from_file_location('_peer_bench', path)
-    peer = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(peer)
-    return peer
+    key = str(path.resolve())
+    if key not in _PEER_BENCH:
+        spec = importlib.util.spec_from_file_location('_peer_bench', path)
+        peer = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(peer)
+        _PEER_BENCH[key] = peer
+    return _PEER_BENCH[key]
 
 
 def _peer_import(fn: Callable[[], object], what: str):
@@ -614,12 +625,8 @@ def measure_ab_pose(session: Session, peer_model, config: str | os.PathLike = PO
     ours_opt = torch.optim.SGD(ours.parameters(), lr=1e-3, momentum=0.9)
     for bs in train_batches:
         x = torch.randn(bs, 3, *hw)
-        xo = _prepare(ours, x.clone(), channels_last)
-        with torch.no_grad():
-            hm_hw = ours(xo[:1]).shape[-2:]
-        num_k = ours.head.num_keypoints
-        target = torch.rand(bs, num_k, *hm_hw)
-        weights = torch.ones(bs, num_k)
+        ours_step, target, weights = _pose_train_step(
+            ours, ours_opt, _prepare(ours, x.clone(), channels_last), None)
         tw = weights[..., None, None]
 
         def peer_step():
@@ -627,11 +634,6 @@ def measure_ab_pose(session: Session, peer_model, config: str | os.PathLike = PO
             pred = peer_model(x)
             torch.nn.functional.mse_loss(pred * tw, target * tw).backward()
             peer_opt.step()
-
-        def ours_step():
-            ours_opt.zero_grad(set_to_none=True)
-            ours.loss_module(ours(xo), target, weights).backward()
-            ours_opt.step()
         n = max(2, pairs // 2) if bs > 8 else pairs
         out.append(_ab_record(session, f'{name}_train', 'train', bs, hw,
                               interleaved_ab(peer_step, ours_step, pairs=n, warm=1), n, var))
@@ -680,12 +682,7 @@ def measure_ab_seg(session: Session, peer_model, peer_samples: Callable, config:
     ours.train()
     x = torch.randn(train_batch, 3, *hw)
     xo = _prepare(ours, x.clone(), channels_last)
-    g = torch.Generator().manual_seed(0)
-    labels = []
-    for _ in range(train_batch):
-        lab = torch.randint(0, 19, (1, *hw), generator=g)
-        lab[:, :32] = 255
-        labels.append(lab)
+    labels = _seg_labels(train_batch, hw, 19)
     peer_batch = peer_samples(labels)
     peer_opt = torch.optim.SGD(peer_model.parameters(), lr=0.01, momentum=0.9, weight_decay=5e-4)
     ours_opt = torch.optim.SGD(ours.parameters(), lr=0.01, momentum=0.9, weight_decay=5e-4)
@@ -700,6 +697,19 @@ def measure_ab_seg(session: Session, peer_model, peer_samples: Callable, config:
                           interleaved_ab(peer_step, ours_step, pairs=train_pairs, warm=1),
                           train_pairs, var))
     return out
+
+
+def _seg_labels(batch: int, hw: Sequence[int], num_classes: int) -> list:
+    """``batch`` random (1, H, W) int64 label maps in [0, num_classes), the first 32 rows
+    ignored (255), as the peer's; seeded."""
+    import torch
+    g = torch.Generator().manual_seed(0)
+    labels = []
+    for _ in range(batch):
+        lab = torch.randint(0, num_classes, (1, *hw), generator=g)
+        lab[:, :32] = 255  # some ignored pixels
+        labels.append(lab)
+    return labels
 
 
 def measure_seg(session: Session, config: str | os.PathLike, *, name: str, label: str,
@@ -736,12 +746,8 @@ def measure_seg(session: Session, config: str | os.PathLike, *, name: str, label
         compile_network(model, dynamic=False)
     opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=5e-4)
     x = _prepare(model, torch.randn(train_batch, 3, *hw), channels_last)
-    g = torch.Generator().manual_seed(0)
-    samples = []
-    for _ in range(train_batch):
-        lab = torch.randint(0, model.num_classes, (1, *hw), generator=g)
-        lab[:, :32] = 255  # some ignored pixels
-        samples.append(BaseDataElement(gt_seg_map=lab))
+    samples = [BaseDataElement(gt_seg_map=lab)
+               for lab in _seg_labels(train_batch, hw, model.num_classes)]
 
     step = _loss_step(model, opt, x, samples, amp)
     out.append(session.time_model(step, timings['seg_train'], f'{name}_train', label, 'train',

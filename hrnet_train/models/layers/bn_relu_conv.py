@@ -188,15 +188,11 @@ class _BNReLUConv(torch.autograd.Function):
         return grad_x, grad_bw, grad_bb, grad_cw, grad_cb, None, None
 
 
-#: ``recompute_bn_relu`` of the models: True, False, or a device type (``'cpu'``, the models'
-#: default: only for tensors there, where the recomputation is checked bit-identical).
-RECOMPUTE_MODES = (True, False, 'cpu')
-
-
 def check_recompute_mode(value: Union[bool, str], owner: str) -> Union[bool, str]:
-    """``value`` if it is one of :data:`RECOMPUTE_MODES`, else a one-line ValueError naming
-    ``owner``."""
-    if not any(value is m or (isinstance(m, str) and value == m) for m in RECOMPUTE_MODES):
+    """``value`` if it is a valid ``recompute_bn_relu`` of the models — True, False or
+    ``'cpu'`` (their default: only for CPU tensors, where the recomputation is checked
+    bit-identical) — else a one-line ValueError naming ``owner``."""
+    if not (isinstance(value, bool) or value == 'cpu'):
         raise ValueError(f"{owner} recompute_bn_relu must be True, False or 'cpu', "
                          f"got {value!r}")
     return value

@@ -41,18 +41,6 @@ def _in_graph(t, name: str) -> bool:
     return False
 
 
-def _saved_bytes(fn, x) -> int:
-    storages = {}
-
-    def pack(t):
-        storages[t.untyped_storage().data_ptr()] = t.untyped_storage().nbytes()
-        return t
-
-    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
-        fn(x)
-    return sum(storages.values())
-
-
 @pytest.fixture(params=['probed', 'fma', 'stats'])
 def z_formula(request, monkeypatch):
     """Each way of recomputing z: the probe's choice for this build, the exact FMA emulation,
@@ -95,12 +83,12 @@ def test_equals_the_plain_modules_bit_for_bit(conv_kw, momentum, channels_last, 
     assert int(ours[0].num_batches_tracked) == 2
 
 
-def test_keeps_only_the_input_for_backward():
+def test_keeps_only_the_input_for_backward(saved_bytes):
     bn, relu, conv = _layers()
     x = torch.randn(2, 6, 16, 16, requires_grad=True)
     act = x.numel() * 4  # one activation-sized float32 tensor
-    plain = _saved_bytes(lambda t: conv(relu(bn(t))), x)
-    ours = _saved_bytes(lambda t: bn_relu_conv(bn, relu, conv, t), x)
+    plain = saved_bytes(lambda: conv(relu(bn(x))))[1]
+    ours = saved_bytes(lambda: bn_relu_conv(bn, relu, conv, x))[1]
     assert act <= plain - ours < act + 1000  # the ReLU output is no longer kept
     # x, the weights, and per channel (6) the batch mean, inverse std and the two factors
     assert ours == act + 4 * (conv.weight.numel() + 5 * 6)
@@ -147,16 +135,16 @@ def test_plain_modules_wherever_it_does_not_apply():
     assert recompute_applies(bn, conv, x)
 
 
-def test_recompute_bn_relu_keeps_one_activation_less_per_inner_layer():
+def test_recompute_bn_relu_keeps_one_activation_less_per_inner_layer(saved_bytes):
     """In the HRNet stem and every residual block the inner ReLU outputs are no longer kept:
     the saving is their total size (give or take the per-channel statistics)."""
     torch.manual_seed(0)
     x = torch.randn(2, 3, 64, 64)
     plain_model = HRNet('w18-small-v1', recompute_bn_relu=False).train()
-    plain = _saved_bytes(lambda t: sum(o.sum() for o in plain_model(t)), x)
+    plain = saved_bytes(lambda: sum(o.sum() for o in plain_model(x)))[1]
     model = HRNet('w18-small-v1').train()  # the default: 'cpu'
     assert model.stage2[0].branches[0][0].recompute_bn_relu == 'cpu'
-    ours = _saved_bytes(lambda t: sum(o.sum() for o in model(t)), x)
+    ours = saved_bytes(lambda: sum(o.sum() for o in model(x)))[1]
     # w18-small-v1 at 64x64: the stem's first ReLU, 64 channels at 32x32; one bottleneck of
     # 32 planes at 16x16 (two inner ReLUs); BasicBlocks, 2 per branch (one inner ReLU each) in
     # stages 2-4, branch b with 16 * 2**b channels at (16 / 2**b)**2
