@@ -93,6 +93,21 @@ def test_quickstart_trains_evaluates_and_tests(tmp_path, monkeypatch):
     fast = json.loads(out3.read_text())
     for key in saved:
         assert abs(fast[key] - saved[key]) < 1e-4, key
+    from hrnet_train.models.layers.onednn_conv import onednn_available
+    if onednn_available()[0]:  # and with oneDNN's fused convolutions
+        out4 = tmp_path / 'metrics_onednn.json'
+        proc = subprocess.run([sys.executable, 'tools/test.py', str(CONFIG), str(ckpt),
+                               '--work-dir', str(tmp_path / 'test4'), '--out', str(out4),
+                               '--onednn', '--channels-last'],
+                              cwd=ROOT, capture_output=True, text=True)
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        log = proc.stdout + proc.stderr
+        assert 'fuse_bn: folded 58/58 BatchNorm layers' in log
+        assert ('onednn: 59 convolutions prepacked (46 with their ReLU, 19 with the residual '
+                'add), 0 left plain, 0 BatchNorms unfolded') in log, log[-2000:]
+        onednn = json.loads(out4.read_text())
+        for key in saved:
+            assert abs(onednn[key] - saved[key]) < 1e-4, key
 
 
 def test_detector_box_evaluation_on_bundled_images(tmp_path, monkeypatch):

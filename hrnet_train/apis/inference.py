@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import copy
 import os
+import warnings
 from typing import Optional, Sequence, Union
 
 import numpy as np
@@ -50,7 +51,7 @@ def _dataset_meta(cfg: Config) -> dict:
 
 def init_model(config: Union[str, Config], checkpoint: Optional[str] = None, *,
                device: str = 'cpu', cfg_options: Optional[dict] = None,
-               fuse_bn: bool = False, channels_last: bool = False,
+               fuse_bn: Union[bool, str] = False, channels_last: bool = False,
                compile: Union[bool, dict] = False) -> torch.nn.Module:
     """Build ``cfg.model``, load ``checkpoint`` strictly and put it in eval mode on ``device``.
 
@@ -61,7 +62,11 @@ def init_model(config: Union[str, Config], checkpoint: Optional[str] = None, *,
     (every checkpoint ``tools/train.py`` writes does), else from the config's test dataset.
 
     The speed switches (docs/benchmark.md; each leaves the results equal up to float rounding):
-    ``fuse_bn`` folds every BatchNorm into its convolution; ``channels_last`` stores the weights
+    ``fuse_bn`` folds every BatchNorm into its convolution (``'onednn'``: also runs the CPU
+    convolutions through oneDNN's prepacked kernels with their ReLU and residual add fused,
+    :func:`hrnet_train.models.utils.fuse_onednn`, with ``channels_last``, which it turns on; the
+    folding alone with a warning where the kernel is unavailable; not with ``compile``);
+    ``channels_last`` stores the weights
     and the input batches as NHWC; ``compile`` (True or ``torch.compile`` arguments) compiles the
     backbone and head with inductor freezing, eager with a warning where that does not work.
     The first calls of a compiled model are slow (graph building), and each new input shape
@@ -70,8 +75,8 @@ def init_model(config: Union[str, Config], checkpoint: Optional[str] = None, *,
     from hrnet_train.config import load_config
     from hrnet_train.engine.channels_last import enable_channels_last
     from hrnet_train.models.utils import (
+        apply_fuse_bn,
         compile_network,
-        fuse_batchnorm,
         load_checkpoint,
         read_checkpoint,
     )
@@ -93,8 +98,13 @@ def init_model(config: Union[str, Config], checkpoint: Optional[str] = None, *,
     model.cfg = cfg
     model.dataset_meta = meta
     model = model.to(device).eval()
-    if fuse_bn:
-        fuse_batchnorm(model, inplace=True)
+    if fuse_bn == 'onednn' and compile:
+        raise ValueError("init_model: fuse_bn='onednn' and compile are two ways to the same "
+                         'fused kernels: choose one')
+    line, ok = apply_fuse_bn(model, fuse_bn)
+    if not ok:
+        warnings.warn(line, stacklevel=2)
+    channels_last = channels_last or (ok and fuse_bn == 'onednn')  # its kernels run NHWC
     if channels_last:
         enable_channels_last(model)
     if compile:

@@ -119,16 +119,21 @@ def add_speed_arguments(parser: argparse.ArgumentParser, *, test: bool) -> None:
                         help='torch.compile the backbone, neck and head (config key compile; '
                         'eager with a warning where torch.compile does not work)')
     if test:
-        parser.add_argument('--fuse-bn', action='store_true',
-                            help='fold BatchNorm into the convolutions (config key fuse_bn)')
+        fold = parser.add_mutually_exclusive_group()
+        fold.add_argument('--fuse-bn', action='store_true',
+                          help='fold BatchNorm into the convolutions (config key fuse_bn)')
+        fold.add_argument('--onednn', dest='fuse_bn', action='store_const', const='onednn',
+                          help="CPU: fold BatchNorm and run oneDNN's prepacked convolutions "
+                          "with their ReLU and residual add fused (fuse_bn='onednn')")
 
 
 def apply_speed_arguments(cfg: Config, args: argparse.Namespace) -> None:
     """Set ``channels_last`` / ``compile`` / ``fuse_bn`` for the switches given (a switch
-    never turns off what the config enables)."""
+    never turns off what the config enables; ``--onednn`` sets ``fuse_bn='onednn'``)."""
     for key in ('channels_last', 'compile', 'fuse_bn'):
-        if getattr(args, key, False):
-            cfg[key] = cfg.get(key) or True
+        value = getattr(args, key, False)
+        if value:
+            cfg[key] = value if isinstance(value, str) else (cfg.get(key) or True)
 
 
 def run_tool(main: Callable[[list], Any], argv: Optional[Sequence[str]] = None) -> int:

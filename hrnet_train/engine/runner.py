@@ -25,7 +25,10 @@ What it changes relative to mmengine 0.10.7 (REFERENCE §5.2, §6):
   ``test()`` with inductor freezing. When ``torch.compile`` does not work on the machine, a
   warning says why and the run is eager.
 - ``fuse_bn = True`` folds every BatchNorm into its convolution before ``test()`` (not during
-  training's validation: the folded model cannot train).
+  training's validation: the folded model cannot train); ``fuse_bn = 'onednn'`` also runs the
+  CPU convolutions through oneDNN's prepacked kernels with their ReLU and residual add fused
+  (:func:`hrnet_train.models.utils.fuse_onednn`; with ``channels_last``, which it turns on; the
+  folding alone, with a warning, where the kernel is unavailable).
 - ``keep_freed_memory = True`` (CPU runs): glibc malloc keeps freed blocks for reuse instead of
   unmapping them (:mod:`hrnet_train.utils.malloc`): large-activation training steps stop
   faulting their pages in again every step.
@@ -40,6 +43,7 @@ seed via :class:`ResumeStateHook`. Registered in ``RUNNERS`` as ``Runner``, so a
 from __future__ import annotations
 
 import copy
+import logging
 from typing import Callable, Dict, Optional, Union
 
 import torch
@@ -50,9 +54,9 @@ from mmengine.runner import EpochBasedTrainLoop
 from mmengine.runner import Runner as MMEngineRunner
 
 from hrnet_train.models.utils.compile import compile_network
-from hrnet_train.models.utils.fuse_bn import count_batchnorms, fuse_batchnorm
 from hrnet_train.models.utils.official_weights import load_checkpoint as load_model_weights
 from hrnet_train.models.utils.official_weights import read_checkpoint
+from hrnet_train.models.utils.onednn_fuse import apply_fuse_bn
 from hrnet_train.registry import MODEL_WRAPPERS, RUNNERS
 from hrnet_train.utils.errors import ConfigError
 from hrnet_train.utils.malloc import keep_freed_memory
@@ -88,7 +92,8 @@ class Runner(MMEngineRunner):
     Extra config keys (read from the config, like mmengine's ``compile``):
         channels_last (bool): convert the model and the preprocessed batches to NHWC.
         compile (bool | dict): ``torch.compile`` the network modules (training and test).
-        fuse_bn (bool): fold BatchNorm into the convolutions for ``test()``.
+        fuse_bn (bool | 'onednn'): fold BatchNorm into the convolutions for ``test()``
+            (``'onednn'``: and oneDNN's fused CPU convolutions).
         keep_freed_memory (bool): CPU runs: glibc malloc keeps freed memory for reuse.
     """
 
@@ -126,11 +131,19 @@ class Runner(MMEngineRunner):
 
     def _speed_up_inference(self) -> None:
         model = self.model.module if is_model_wrapper(self.model) else self.model
-        if self.cfg.get('fuse_bn', False):
-            before = count_batchnorms(model)
-            fuse_batchnorm(model, inplace=True)
-            self.logger.info(f'fuse_bn: folded {before - count_batchnorms(model)}/{before} '
-                             'BatchNorm layers into their convolutions')
+        mode = self.cfg.get('fuse_bn', False)
+        if mode == 'onednn' and self.cfg.get('compile', None):
+            raise ConfigError("fuse_bn='onednn' and compile are two ways to the same fused "
+                             'kernels (inductor freezing packs them too): choose one')
+        try:
+            line, ok = apply_fuse_bn(model, mode)
+        except ValueError as err:
+            raise ConfigError(str(err)) from None
+        if ok and mode == 'onednn' and not self.cfg.get('channels_last', False):
+            enable_channels_last(model)  # the fused kernels run for NHWC inputs only
+            line += '; channels_last enabled for it'
+        if line:
+            self.logger.log(logging.INFO if ok else logging.WARNING, line)
         self._compile_network(model, freeze=True)
 
     def _maybe_compile(self, target: str) -> None:

@@ -161,14 +161,22 @@ def test_inference_topdown_batched_equals_one_by_one(ckpts):
     assert inference_topdown(model, IMG_785, np.zeros((0, 4))) == []
 
 
+@pytest.mark.parametrize('fuse_bn', [True, 'onednn'])
 @pytest.mark.parametrize('cfg_name', ['pose', 'seg', 'cls'])
-def test_init_model_speed_switches_keep_the_results(ckpts, cfg_name):
-    """fuse_bn + channels_last (the eager speed switches) predict what the plain model does."""
+def test_init_model_speed_switches_keep_the_results(ckpts, cfg_name, fuse_bn):
+    """fuse_bn (or 'onednn') + channels_last (the eager speed switches) predict what the plain
+    model does."""
+    from hrnet_train.models.layers.onednn_conv import OneDNNConv2d, onednn_available
     from hrnet_train.models.utils import count_batchnorms
+    if fuse_bn == 'onednn' and not onednn_available()[0]:
+        pytest.skip(f'no fused oneDNN kernel: {onednn_available()[1]}')
     cfg = dict(pose=POSE_CFG, seg=SEG_CFG, cls=CLS_CFG)[cfg_name]
     plain = init_model(str(cfg), str(ckpts[cfg_name]))
-    fast = init_model(str(cfg), str(ckpts[cfg_name]), fuse_bn=True, channels_last=True)
+    fast = init_model(str(cfg), str(ckpts[cfg_name]), fuse_bn=fuse_bn, channels_last=True)
     assert count_batchnorms(plain) > 0 and count_batchnorms(fast) == 0
+    packed = sum(isinstance(m, OneDNNConv2d) for m in fast.modules())
+    convs = sum(isinstance(m, torch.nn.Conv2d) for m in plain.modules())
+    assert packed == (convs if fuse_bn == 'onednn' else 0)
     assert next(fast.backbone.parameters()).is_contiguous(memory_format=torch.channels_last)
     if cfg_name == 'pose':
         boxes = np.array([[280, 45, 500, 380]], np.float32)
@@ -186,6 +194,10 @@ def test_init_model_speed_switches_keep_the_results(ckpts, cfg_name):
 
 
 def test_inference_errors_are_one_line(ckpts, tmp_path):
+    with pytest.raises(ValueError, match="fuse_bn='onednn' and compile are two ways"):
+        init_model(str(POSE_CFG), str(ckpts['pose']), fuse_bn='onednn', compile=True)
+    with pytest.raises(ValueError, match="fuse_bn must be True, False or 'onednn', got 'on'"):
+        init_model(str(POSE_CFG), str(ckpts['pose']), fuse_bn='on')
     model = init_model(str(POSE_CFG), str(ckpts['pose']))
     with pytest.raises(ValueError, match=r'\(H, W, 3\) uint8 RGB array, got float32 \(5, 5\)'):
         inference_topdown(model, np.zeros((5, 5), np.float32))

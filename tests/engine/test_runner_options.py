@@ -69,3 +69,38 @@ def test_keep_freed_memory_is_applied_on_cpu_runs_only_when_asked(tmp_path, monk
     monkeypatch.setattr(runner_mod, 'keep_freed_memory', lambda: calls.append(1) or True)
     _toy.build_runner(_toy.toy_config(tmp_path, keep_freed_memory=value))
     assert len(calls) == (1 if value and not torch.cuda.is_available() else 0)
+
+
+@pytest.mark.parametrize('options,message', [
+    (dict(fuse_bn='onednn', compile=True), "fuse_bn='onednn' and compile are two ways"),
+    (dict(fuse_bn='yes'), "fuse_bn must be True, False or 'onednn', got 'yes'"),
+])
+def test_fuse_bn_option_errors_are_config_errors(tmp_path, options, message):
+    import _toy
+
+    from hrnet_train.utils.errors import ConfigError
+    runner = _toy.build_runner(_toy.toy_config(tmp_path, **options))
+    with pytest.raises(ConfigError, match=message):
+        runner._speed_up_inference()
+
+
+def test_onednn_speed_switch_in_the_tools_arguments():
+    import argparse
+
+    from mmengine.config import Config
+
+    from hrnet_train.engine.launch import add_speed_arguments, apply_speed_arguments
+    parser = argparse.ArgumentParser()
+    add_speed_arguments(parser, test=True)
+    assert parser.parse_args([]).fuse_bn is False
+    assert parser.parse_args(['--fuse-bn']).fuse_bn is True
+    args = parser.parse_args(['--onednn', '--channels-last'])
+    assert args.fuse_bn == 'onednn'
+    cfg = Config(dict(fuse_bn=True))
+    apply_speed_arguments(cfg, args)
+    assert (cfg.fuse_bn, cfg.channels_last) == ('onednn', True)
+    cfg = Config(dict(fuse_bn='onednn'))
+    apply_speed_arguments(cfg, parser.parse_args(['--fuse-bn']))
+    assert cfg.fuse_bn == 'onednn'  # a switch never turns off what the config enables
+    with pytest.raises(SystemExit):
+        parser.parse_args(['--fuse-bn', '--onednn'])

@@ -374,3 +374,29 @@ def test_ab_seg_records(session, tmp_path):
         assert r['pairs'] == 1 and r['ratio_min'] == r['ratio_median'] == r['ratio_max'] > 0
         assert r['memory_format'] == 'channels_last'
     assert peer.decode_head.cls.weight.grad is not None  # the peer trained through its loss
+
+
+def test_onednn_switch(session, capsys):
+    """--onednn: the inference figures with fuse_onednn's model (every conv prepacked), the
+    variant recorded as fuse_bn='onednn'; it needs --channels-last and excludes --compile."""
+    import torch
+
+    from hrnet_train.models.layers.onednn_conv import OneDNNConv2d, onednn_available
+    args = B.parse_args(['--onednn', '--channels-last'])
+    assert args.fuse_bn == 'onednn'
+    for argv, message in ((['--onednn'], 'add --channels-last'),
+                          (['--onednn', '--channels-last', '--compile'], 'choose one')):
+        with pytest.raises(SystemExit):
+            B.parse_args(argv)
+        assert message in capsys.readouterr().err
+    if not onednn_available()[0]:
+        pytest.skip(f'no fused oneDNN kernel: {onednn_available()[1]}')
+    model = B.build_model(POSE_TINY)
+    net = B._inference_model(model, fuse_bn='onednn', compile=False)
+    assert net is not model and not any(isinstance(m, OneDNNConv2d) for m in model.modules())
+    assert sum(isinstance(m, OneDNNConv2d) for m in net.modules()) == sum(
+        isinstance(m, torch.nn.Conv2d) for m in model.modules())
+    recs = B.measure_pose(session, POSE_TINY, infer_batches=(1,), train_batches=(2,),
+                          input_hw=(64, 48), timings=FAST, name='pose_tiny', label='tiny',
+                          channels_last=True, fuse_bn='onednn')
+    assert [r['fuse_bn'] for r in recs[1:]] == ['onednn', 'onednn']

@@ -1,7 +1,7 @@
 """CPU benchmark of hrnet-train with the figures and method of the OpenMMLab peer benchmark.
 
     python tools/analysis/benchmark.py [--quick] [--skip-seg] [--skip-pipeline] [--threads 2]
-        [--channels-last] [--fuse-bn] [--compile] [--plain-fusion] [--with-cp [stage1]]
+        [--channels-last] [--fuse-bn | --onednn] [--compile] [--plain-fusion] [--with-cp [stage1]]
         [--plain-bn-relu] [--keep-freed-memory] [--det] [--amp bf16] [--out FILE]
         [--peer PEER_JSON]
     python tools/analysis/benchmark.py --compare OURS_JSON PEER_JSON
@@ -9,8 +9,8 @@
     python tools/analysis/benchmark.py --loader [--workers 0,1,2] [--batch-size 32]
         [--reduced-decode] [--loader-model-rate IMG_PER_S] [--out FILE]
     python tools/analysis/benchmark.py --ab-peer PEER_BENCH_DIR --peer-site SITE_PACKAGES
-        [--ab-pairs 10] [--quick] [--skip-pose] [--skip-seg] [--channels-last] [--fuse-bn]
-        [--compile] [--out FILE]
+        [--ab-pairs 10] [--quick] [--skip-pose] [--skip-seg] [--channels-last]
+        [--fuse-bn | --onednn] [--compile] [--out FILE]
 
 Mirrors ``/work/shared/bench/peer_bench.py`` (mmpose 1.3.2 / mmseg 1.2.2, see docs/benchmark.md) so
 the two can be run back to back and compared as ratios on the same machine:
@@ -30,7 +30,9 @@ the two can be run back to back and compared as ratios on the same machine:
 Models are built from the configs with the backbone's ``init_cfg=None`` and SyncBN replaced by BN
 (single process); weights keep PyTorch's default initialisation, as the peer's. No data
 preprocessor runs: inputs are random normalised images. fp32, ``torch.set_num_threads(threads)``,
-NCHW unless ``--channels-last``; ``--amp bf16`` runs the model figures under
+NCHW unless ``--channels-last``; ``--fuse-bn`` folds the BatchNorms for the inference figures,
+``--onednn`` also runs oneDNN's prepacked convolutions with their ReLU and residual add fused
+(``fuse_onednn``); ``--amp bf16`` runs the model figures under
 ``torch.autocast('cpu', torch.bfloat16)``. Timings are the median after warm-up; the number of timed
 runs adapts to a time budget exactly as in the peer.
 
@@ -74,11 +76,12 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Optional, Sequence
+from typing import TYPE_CHECKING, Callable, Optional, Sequence, Union
 
 if TYPE_CHECKING:
     import torch
 
+FuseBN = Union[bool, str]  # the inference figures' folding: False, True or 'onednn'
 ROOT = Path(__file__).resolve().parents[2]
 POSE_CONFIG = ROOT / 'configs/pose/hrnet-w32_coco-256x192.py'
 SEG_CONFIGS = (('seg_w18', ROOT / 'configs/seg/hrnetv2-w18_cityscapes-512x1024.py'),
@@ -361,23 +364,28 @@ def _backbone_switches(backbone: Optional[dict]) -> dict:
     return {**BACKBONE_SWITCHES, **(backbone or {})}
 
 
-def _variant(amp: Optional[str], channels_last: bool, fuse_bn: bool = False,
+def _variant(amp: Optional[str], channels_last: bool, fuse_bn: FuseBN = False,
              compile: bool = False, backbone: Optional[dict] = None) -> dict:
     return dict(precision='bf16-autocast' if amp else 'fp32',
                 memory_format='channels_last' if channels_last else 'NCHW',
                 fuse_bn=fuse_bn, compiled=compile, **_backbone_switches(backbone))
 
 
-def _inference_model(model, *, fuse_bn: bool, compile: bool):
+def _inference_model(model, *, fuse_bn: FuseBN, compile: bool):
     """The eval-mode model the inference figures time: ``model`` itself, or a copy with the
-    BatchNorms folded and/or the network compiled (inductor freezing, static shapes)."""
+    BatchNorms folded (``fuse_bn`` True; ``'onednn'``: also oneDNN's prepacked, fused
+    convolutions, ``fuse_onednn``) and/or the network compiled (inductor freezing, static
+    shapes)."""
     import copy
 
-    from hrnet_train.models.utils import compile_network, fuse_batchnorm
+    from hrnet_train.models.utils import compile_network, fuse_batchnorm, fuse_onednn
     model.eval()
     if not (fuse_bn or compile):
         return model
-    net = fuse_batchnorm(model) if fuse_bn else copy.deepcopy(model)
+    if fuse_bn == 'onednn':
+        net = fuse_onednn(model)
+    else:
+        net = fuse_batchnorm(model) if fuse_bn else copy.deepcopy(model)
     if compile:
         compile_network(net, freeze=True, dynamic=False)
     return net
@@ -408,7 +416,7 @@ def measure_pose(session: Session, config: str | os.PathLike = POSE_CONFIG, *,
                  infer_batches: Sequence[int] = (1, 8), train_batches: Sequence[int] = (8, 32),
                  input_hw: Optional[tuple[int, int]] = None,
                  timings: Optional[dict[str, Timing]] = None, amp: Optional[str] = None,
-                 channels_last: bool = False, fuse_bn: bool = False, compile: bool = False,
+                 channels_last: bool = False, fuse_bn: FuseBN = False, compile: bool = False,
                  backbone: Optional[dict] = None, name: str = 'pose_w32',
                  label: str = 'hrnet-train HRNet-W32') -> list[dict]:
     """Pose figures: ``<name>_macs``, ``<name>_infer`` per inference batch, ``<name>_train`` per
@@ -582,7 +590,7 @@ def _ab_record(session: Session, bench_name: str, mode: str, batch: int, hw: Seq
 def measure_ab_pose(session: Session, peer_model, config: str | os.PathLike = POSE_CONFIG, *,
                     infer_batches: Sequence[int] = (1, 8), train_batches: Sequence[int] = (8,),
                     input_hw: Optional[tuple[int, int]] = None, pairs: int = 10,
-                    channels_last: bool = False, fuse_bn: bool = False, compile: bool = False,
+                    channels_last: bool = False, fuse_bn: FuseBN = False, compile: bool = False,
                     backbone: Optional[dict] = None, name: str = 'ab_pose_w32') -> list[dict]:
     """The pose figures as an interleaved A/B against ``peer_model`` in this process (see
     :func:`interleaved_ab`): inference at ``infer_batches`` (ours with the switches, the peer
@@ -643,7 +651,7 @@ def measure_ab_pose(session: Session, peer_model, config: str | os.PathLike = PO
 def measure_ab_seg(session: Session, peer_model, peer_samples: Callable, config: str | os.PathLike,
                    *, name: str, input_hw: tuple[int, int] = SEG_INPUT_HW, infer_pairs: int = 5,
                    train_pairs: int = 3, train_batch: int = 2, channels_last: bool = False,
-                   fuse_bn: bool = False, backbone: Optional[dict] = None) -> list[dict]:
+                   fuse_bn: FuseBN = False, backbone: Optional[dict] = None) -> list[dict]:
     """The segmentation figures as an interleaved A/B against ``peer_model`` (from
     :func:`load_peer_seg`): 'whole' inference at batch 1 (the peer: logits bilinearly resized
     to the input, as its benchmark; ours: ``inference``) and the training step at
@@ -715,7 +723,7 @@ def _seg_labels(batch: int, hw: Sequence[int], num_classes: int) -> list:
 def measure_seg(session: Session, config: str | os.PathLike, *, name: str, label: str,
                 input_hw: tuple[int, int] = SEG_INPUT_HW, infer_batch: int = 1,
                 train_batch: int = 2, timings: Optional[dict[str, Timing]] = None,
-                amp: Optional[str] = None, channels_last: bool = False, fuse_bn: bool = False,
+                amp: Optional[str] = None, channels_last: bool = False, fuse_bn: FuseBN = False,
                 compile: bool = False, backbone: Optional[dict] = None) -> list[dict]:
     """Segmentation figures ``<name>_macs``, ``<name>_infer`` ('whole': logits resized to the
     input) and ``<name>_train`` (``model.loss``: logits resized to the labels, the config's CE,
@@ -1501,6 +1509,9 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     ap.add_argument('--channels-last', action='store_true', help='NHWC models and inputs')
     ap.add_argument('--fuse-bn', action='store_true',
                     help='inference figures with BatchNorm folded into the convolutions')
+    ap.add_argument('--onednn', action='store_true',
+                    help='inference figures with BatchNorm folded and oneDNN\'s prepacked '
+                    'convolutions with their ReLU / residual add fused (fuse_onednn; CPU)')
     ap.add_argument('--compile', action='store_true',
                     help='torch.compile the network (inference: with inductor freezing)')
     ap.add_argument('--plain-fusion', action='store_true',
@@ -1546,7 +1557,15 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     ap.add_argument('--ab-pairs', type=int, default=10, help='--ab-peer: pairs per figure')
     ap.add_argument('--skip-pose', action='store_true', help='--ab-peer: no pose figures')
     ap.add_argument('--pipeline-child', action='store_true', help=argparse.SUPPRESS)
-    return ap.parse_args(argv)
+    args = ap.parse_args(argv)
+    if args.onednn:
+        if args.compile:
+            ap.error('--onednn and --compile are two ways to the same kernels: choose one')
+        if not args.channels_last:
+            ap.error('--onednn runs its fused kernels for NHWC inputs only: add '
+                     '--channels-last')
+        args.fuse_bn = 'onednn'
+    return args
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

@@ -37,6 +37,16 @@ def _forward_residual(block: nn.Module, x: Tensor) -> Tensor:
     return block.relu(out)
 
 
+def _forward_fused(block: nn.Module, x: Tensor, convs: tuple[nn.Module, ...]) -> Tensor:
+    """The block after :func:`hrnet_train.models.utils.fuse_onednn`: norms folded, each
+    :class:`~.onednn_conv.OneDNNConv2d` applying its ReLU, the last one also adding the identity
+    before its ReLU (``relu(conv(x) + identity)`` in one kernel)."""
+    identity = x if block.downsample is None else block.downsample(x)
+    for conv in convs[:-1]:
+        x = conv(x)
+    return convs[-1](x, other=identity)
+
+
 def _add_identity(block: nn.Module, out: Tensor, identity: Tensor) -> Tensor:
     """``out + identity``; in place into ``out`` (a fresh norm/conv output that no backward
     needs) when ``block.fast_add``: the same values without one activation-sized buffer."""
@@ -50,6 +60,7 @@ class BasicBlock(nn.Module):
     """
 
     expansion = 1
+    fused_residual = False  # set by fuse_onednn: _forward_fused
 
     def __init__(self, in_channels: int, planes: int, stride: int = 1,
                  downsample: Optional[nn.Module] = None, *, norm_cfg: Optional[dict] = None,
@@ -74,6 +85,8 @@ class BasicBlock(nn.Module):
         return _add_identity(self, out, identity)
 
     def forward(self, x: Tensor) -> Tensor:
+        if self.fused_residual:
+            return _forward_fused(self, x, (self.conv1, self.conv2))
         return _forward_residual(self, x)
 
 
@@ -84,6 +97,7 @@ class Bottleneck(nn.Module):
     """
 
     expansion = 4
+    fused_residual = False  # set by fuse_onednn: _forward_fused
 
     def __init__(self, in_channels: int, planes: int, stride: int = 1,
                  downsample: Optional[nn.Module] = None, *, norm_cfg: Optional[dict] = None,
@@ -111,6 +125,8 @@ class Bottleneck(nn.Module):
         return _add_identity(self, out, identity)
 
     def forward(self, x: Tensor) -> Tensor:
+        if self.fused_residual:
+            return _forward_fused(self, x, (self.conv1, self.conv2, self.conv3))
         return _forward_residual(self, x)
 
 
