@@ -24,6 +24,27 @@ def saved_bytes():
     return count
 
 
+@pytest.fixture
+def randomise_bn():
+    """``randomise_bn(model) -> model`` in eval mode with every ``BatchNorm2d``'s running
+    statistics and affine parameters drawn from a fixed generator (folding them must matter)."""
+    import torch
+    from torch import nn
+
+    def randomise(model):
+        g = torch.Generator().manual_seed(0)
+        with torch.no_grad():
+            for m in model.modules():
+                if isinstance(m, nn.BatchNorm2d):
+                    n = m.num_features
+                    m.running_mean.copy_(torch.randn(n, generator=g) * 0.2)
+                    m.running_var.copy_(torch.rand(n, generator=g) + 0.5)
+                    m.weight.copy_(torch.rand(n, generator=g) + 0.5)
+                    m.bias.copy_(torch.randn(n, generator=g) * 0.2)
+        return model.eval()
+    return randomise
+
+
 @pytest.fixture(autouse=True)
 def _drop_log_handlers_on_closed_streams():
     """A tool run inside a test (``capsys``) leaves mmengine loggers whose stream handlers point

@@ -6,18 +6,6 @@ from hrnet_train.models.backbones.hrnet import HRNet
 from hrnet_train.models.utils.fuse_bn import count_batchnorms, fuse_batchnorm, fuse_conv_bn
 
 
-def _randomise(model: nn.Module) -> None:
-    g = torch.Generator().manual_seed(0)
-    with torch.no_grad():
-        for m in model.modules():
-            if isinstance(m, nn.BatchNorm2d):
-                n = m.num_features
-                m.running_mean.copy_(torch.randn(n, generator=g) * 0.2)
-                m.running_var.copy_(torch.rand(n, generator=g) + 0.5)
-                m.weight.copy_(torch.rand(n, generator=g) + 0.5)
-                m.bias.copy_(torch.randn(n, generator=g) * 0.2)
-
-
 def test_fuse_conv_bn_by_hand():
     # 1x1 conv, weight 2, bias 1; BN mean 3, var 4 - eps, gamma 5, beta 6:
     # y = 5 * (2x + 1 - 3) / 2 + 6 = 5x + 1
@@ -39,11 +27,9 @@ def test_fuse_conv_bn_by_hand():
 
 
 @pytest.mark.parametrize('multi_scale_output', [True, False])
-def test_fused_hrnet_matches_and_has_fewer_parameters(multi_scale_output):
+def test_fused_hrnet_matches_and_has_fewer_parameters(multi_scale_output, randomise_bn):
     torch.manual_seed(0)
-    model = HRNet(arch='w18-small-v1', multi_scale_output=multi_scale_output)
-    _randomise(model)
-    model.eval()
+    model = randomise_bn(HRNet(arch='w18-small-v1', multi_scale_output=multi_scale_output))
     fused = fuse_batchnorm(model)
     assert count_batchnorms(model) > 0 and count_batchnorms(fused) == 0
     n_before = sum(p.numel() for p in model.parameters())

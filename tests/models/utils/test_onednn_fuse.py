@@ -14,22 +14,12 @@ AVAILABLE, WHY = onednn_available()
 needs_onednn = pytest.mark.skipif(not AVAILABLE, reason=f'no fused oneDNN kernel: {WHY}')
 
 
-def _randomise(model: nn.Module) -> nn.Module:
-    g = torch.Generator().manual_seed(0)
-    with torch.no_grad():
-        for m in model.modules():
-            if isinstance(m, nn.BatchNorm2d):
-                n = m.num_features
-                m.running_mean.copy_(torch.randn(n, generator=g) * 0.2)
-                m.running_var.copy_(torch.rand(n, generator=g) + 0.5)
-                m.weight.copy_(torch.rand(n, generator=g) + 0.5)
-                m.bias.copy_(torch.randn(n, generator=g) * 0.2)
-    return model.eval()
-
-
-def _hrnet(multi_scale_output=True):
-    torch.manual_seed(0)
-    return _randomise(HRNet(arch='w18-small-v1', multi_scale_output=multi_scale_output))
+@pytest.fixture
+def hrnet(randomise_bn):
+    def build(multi_scale_output=True):
+        torch.manual_seed(0)
+        return randomise_bn(HRNet(arch='w18-small-v1', multi_scale_output=multi_scale_output))
+    return build
 
 
 def _relu_modules_after_convs(model):
@@ -46,8 +36,8 @@ def _relu_modules_after_convs(model):
 @needs_onednn
 @pytest.mark.parametrize('channels_last', [False, True])
 @pytest.mark.parametrize('multi_scale_output', [True, False])
-def test_fused_hrnet_matches_the_folded_one(multi_scale_output, channels_last):
-    model = _hrnet(multi_scale_output)
+def test_fused_hrnet_matches_the_folded_one(hrnet, multi_scale_output, channels_last):
+    model = hrnet(multi_scale_output)
     folded = fuse_batchnorm(model)
     fast = fuse_onednn(model)
     convs = sum(type(m) is nn.Conv2d for m in model.modules())
@@ -82,8 +72,8 @@ def test_fused_hrnet_matches_the_folded_one(multi_scale_output, channels_last):
 
 
 @needs_onednn
-def test_with_autograd_the_fused_model_is_the_folded_one_bit_for_bit():
-    model = _hrnet()
+def test_with_autograd_the_fused_model_is_the_folded_one_bit_for_bit(hrnet):
+    model = hrnet()
     folded, fast = fuse_batchnorm(model), fuse_onednn(model)
     fast, folded = (m.to(memory_format=torch.channels_last) for m in (fast, folded))
     x = torch.randn(1, 3, 64, 48).contiguous(memory_format=torch.channels_last).requires_grad_()
@@ -92,9 +82,9 @@ def test_with_autograd_the_fused_model_is_the_folded_one_bit_for_bit():
 
 
 @needs_onednn
-def test_fused_seg_head_and_inplace():
+def test_fused_seg_head_and_inplace(randomise_bn):
     torch.manual_seed(0)
-    head = _randomise(SegHead(24, 5, channels=16)).to(memory_format=torch.channels_last)
+    head = randomise_bn(SegHead(24, 5, channels=16)).to(memory_format=torch.channels_last)
     x = torch.randn(2, 24, 9, 7).contiguous(memory_format=torch.channels_last)
     with torch.no_grad():
         ref = head(x)
