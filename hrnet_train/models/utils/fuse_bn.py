@@ -5,6 +5,8 @@ convolution with ``W' = W * gamma / sqrt(var + eps)`` and ``b' = (b - mean) * ga
 eps) + beta``. HRNet pairs every convolution with its norm in one of two ways, and both are found:
 
 - ``nn.Sequential(conv, bn, ...)``: the fuse/transition layers, downsample branches and heads;
+  also ``nn.Sequential(conv, nn.Sequential(bn, relu), ...)``, the OCR head's official
+  ``ModuleHelper.BNReLU`` nesting (keys ``<i>.0.*``);
 - attributes ``convN`` / ``bnN`` of one module: the stem and the Basic/Bottleneck blocks.
 """
 from __future__ import annotations
@@ -55,10 +57,13 @@ def _fuse_children(module: nn.Module) -> None:
     if isinstance(module, nn.Sequential):
         names = list(module._modules)
         for a, b in zip(names, names[1:]):
-            conv, bn = module._modules[a], module._modules[b]
-            if isinstance(conv, nn.Conv2d) and isinstance(bn, _BatchNorm):
-                module._modules[a] = fuse_conv_bn(conv, bn)
-                module._modules[b] = nn.Identity()
+            conv, holder, key = module._modules[a], module, b
+            if isinstance(holder._modules[key], nn.Sequential) and holder._modules[key]._modules:
+                holder = holder._modules[key]  # conv, Sequential(bn, relu): the OCR nesting
+                key = next(iter(holder._modules))
+            if isinstance(conv, nn.Conv2d) and isinstance(holder._modules[key], _BatchNorm):
+                module._modules[a] = fuse_conv_bn(conv, holder._modules[key])
+                holder._modules[key] = nn.Identity()
         return
     for name, child in list(module._modules.items()):
         if not (name.startswith('bn') and isinstance(child, _BatchNorm)):

@@ -5,8 +5,9 @@ ReLU and residual addition inside the convolution before it (``--onednn`` in
 The patterns, after :func:`~.fuse_bn.fuse_batchnorm` turned every folded norm into
 ``nn.Identity``:
 
-- ``nn.Sequential(conv, [Identity ...], ReLU)`` (transitions, fusion chains, heads): the ReLU
-  runs in the convolution, the ``ReLU`` module becomes ``Identity``;
+- ``nn.Sequential(conv, [Identity ...], ReLU)`` (transitions, fusion chains, heads; the ReLU
+  may sit in a nested ``Sequential``, the OCR head's folded ``BNReLU``): the ReLU runs in the
+  convolution, the ``ReLU`` module becomes ``Identity``;
 - the Basic/Bottleneck blocks: every inner ReLU in its convolution, and the last convolution
   computes ``relu(conv(x) + identity)`` in one kernel (``fused_residual``);
 - the HRNet stem: both ReLUs in their convolutions;
@@ -35,18 +36,31 @@ def _packable(module: Optional[nn.Module]) -> bool:
             and not isinstance(module.padding, str))
 
 
+def _next_relu(seq: nn.Sequential, start: int) -> Optional[tuple[nn.Sequential, str]]:
+    """Where ``seq``'s modules from ``start`` on are ``Identity*`` then a ``ReLU`` (looking into
+    a nested ``Sequential`` too: the OCR head's ``conv, Sequential(bn, relu)``): (the
+    container, the ReLU's name); else None."""
+    names = list(seq._modules)[start:]
+    for name in names:
+        child = seq._modules[name]
+        if type(child) is nn.ReLU:
+            return seq, name
+        if isinstance(child, nn.Sequential):
+            return _next_relu(child, 0)
+        if not isinstance(child, nn.Identity):
+            return None
+    return None
+
+
 def _fuse_sequential(seq: nn.Sequential) -> None:
     """``conv, Identity*, ReLU`` -> ``OneDNNConv2d(post='relu'), Identity*, Identity``."""
-    names = list(seq._modules)
-    for k, name in enumerate(names):
+    for k, name in enumerate(list(seq._modules)):
         if not _packable(seq._modules[name]):
             continue
-        nxt = k + 1
-        while nxt < len(names) and isinstance(seq._modules[names[nxt]], nn.Identity):
-            nxt += 1
-        if nxt < len(names) and type(seq._modules[names[nxt]]) is nn.ReLU:
+        found = _next_relu(seq, k + 1)
+        if found is not None:
             seq._modules[name] = OneDNNConv2d.from_conv(seq._modules[name], 'relu')
-            seq._modules[names[nxt]] = nn.Identity()
+            found[0]._modules[found[1]] = nn.Identity()
 
 
 def _fuse_block(block: nn.Module, names: tuple[str, ...]) -> None:

@@ -47,3 +47,19 @@ def test_fused_hrnet_matches_and_has_fewer_parameters(multi_scale_output, random
     for r, o in zip(ref, out):
         assert torch.allclose(r, o, atol=1e-5, rtol=0), (r - o).abs().max()
     assert model.training is False and count_batchnorms(model) > 0  # original unchanged
+
+
+def test_ocr_head_nested_bn_relu_is_folded(randomise_bn):
+    """The OCR head nests its norms as conv, Sequential(BN, ReLU) (official ModuleHelper):
+    all nine fold, and the outputs stay."""
+    from hrnet_train.models.heads.ocr_head import OCRHead
+    torch.manual_seed(0)
+    head = randomise_bn(OCRHead(in_channels=12, num_classes=3, channels=8, key_channels=4))
+    fused = fuse_batchnorm(head)
+    assert count_batchnorms(head) == 9 and count_batchnorms(fused) == 0
+    assert isinstance(fused.ocr_distri_head.conv_bn_dropout[1][0], nn.Identity)
+    assert isinstance(fused.ocr_distri_head.conv_bn_dropout[1][1], nn.ReLU)
+    x = torch.randn(2, 12, 6, 5)
+    with torch.no_grad():
+        for r, o in zip(head(x), fused(x)):
+            assert torch.allclose(o, r, rtol=0, atol=1e-5 * r.abs().max()), (r - o).abs().max()

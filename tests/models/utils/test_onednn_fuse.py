@@ -101,3 +101,19 @@ def test_unavailable_kernel_is_a_clear_error(monkeypatch):
     monkeypatch.setattr(onednn_fuse, 'onednn_available', lambda: (False, 'no kernel here'))
     with pytest.raises(RuntimeError, match='^onednn fusion unavailable: no kernel here$'):
         fuse_onednn(nn.Conv2d(1, 1, 1))
+
+
+@needs_onednn
+def test_fused_ocr_head_with_nested_relus(randomise_bn):
+    from hrnet_train.models.heads.ocr_head import OCRHead
+    torch.manual_seed(0)
+    head = randomise_bn(OCRHead(in_channels=12, num_classes=3, channels=8, key_channels=4))
+    fast = fuse_onednn(head).to(memory_format=torch.channels_last)
+    nested = fast.ocr_distri_head.conv_bn_dropout
+    assert nested[0].post == 'relu' and isinstance(nested[1][1], nn.Identity)
+    assert count_batchnorms(fast) == 0
+    assert not any(type(m) is nn.ReLU for m in fast.modules())  # each one in its conv
+    x = torch.randn(2, 12, 6, 5).contiguous(memory_format=torch.channels_last)
+    with torch.no_grad():
+        for r, o in zip(head(x), fast(x)):
+            assert torch.allclose(o, r, rtol=0, atol=1e-5 * r.abs().max()), (r - o).abs().max()
