@@ -12,9 +12,10 @@ tests/models/layers/test_onednn_conv.py).
 
 For channels_last float32 CPU inference only: the fused kernel has no autograd formula, and
 for an NCHW input it returns a channels_last output (a silent change of the memory format). So
-with autograd recording, for an NCHW input, on another device or dtype, or where this torch
-build lacks the kernels (:func:`onednn_available`), the forward is the plain ``conv``,
-``+ other``, ``relu`` (exactly the unfused modules).
+with autograd recording, for an NCHW input, on another device or dtype, under tracing (ONNX
+export) or ``torch.compile`` (inductor packs on its own), or where this torch build lacks the
+kernels (:func:`onednn_available`), the forward is the plain ``conv``, ``+ other``, ``relu``
+(exactly the unfused modules).
 """
 from __future__ import annotations
 
@@ -25,6 +26,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from torch import Tensor
+
+from .bn_relu_conv import _compiling
 
 POSTS = ('none', 'relu')
 _MAX_SHAPES = 8  # packed weights kept per convolution (seg tests at several sizes)
@@ -136,7 +139,7 @@ class OneDNNConv2d(nn.Conv2d):
                 and x.is_contiguous(memory_format=torch.channels_last)
                 and (other is None or (other.dtype == torch.float32
                                        and other.device.type == 'cpu'))
-                and not torch.jit.is_tracing() and onednn_available()[0])
+                and not (torch.jit.is_tracing() or _compiling()) and onednn_available()[0])
 
     def _packed_weight(self, shape: tuple[int, ...]) -> Tensor:
         cache = self._packed

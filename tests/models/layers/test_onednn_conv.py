@@ -106,6 +106,19 @@ def test_outside_fp32_inference_the_plain_ops_run_exactly(post):
         assert torch.equal(fast64(x64), _reference(conv64, x64, post, None))
 
 
+def test_under_tracing_or_compiling_the_plain_ops_run(monkeypatch):
+    conv = _conv(4, 4, 3)
+    fast = OneDNNConv2d.from_conv(conv, 'relu')
+    x = torch.randn(1, 4, 5, 5).contiguous(memory_format=torch.channels_last)
+    with torch.no_grad():
+        traced = torch.jit.trace(fast, x, check_trace=False)
+        assert not fast._packed and 'aten::_convolution' in str(traced.graph)  # the plain ops
+        assert torch.equal(traced(x), _reference(conv, x, 'relu', None))
+        monkeypatch.setattr(torch.compiler, 'is_compiling', lambda: True)
+        assert torch.equal(fast(x), _reference(conv, x, 'relu', None))
+    assert not fast._packed
+
+
 def test_without_the_kernel_the_plain_ops_run(monkeypatch):
     monkeypatch.setattr(onednn_conv, '_AVAILABLE', {})
     monkeypatch.setattr(torch.backends.mkldnn, 'is_available', lambda: False)
