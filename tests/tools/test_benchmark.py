@@ -400,3 +400,78 @@ def test_onednn_switch(session, capsys):
                           input_hw=(64, 48), timings=FAST, name='pose_tiny', label='tiny',
                           channels_last=True, fuse_bn='onednn')
     assert [r['fuse_bn'] for r in recs[1:]] == ['onednn', 'onednn']
+
+
+def test_time_steps_synchronises_and_takes_the_median():
+    import torch
+    calls, clock = [], iter([0.0, 2.0, 2.0, 3.0, 3.0, 7.0])
+    t = B.time_steps(lambda: calls.append(1), torch.device('cpu'), warm=2, runs=3,
+                     clock=lambda: next(clock))
+    assert len(calls) == 5 and t == dict(median_s=2.0, min_s=1.0, max_s=4.0, runs=3)
+    with pytest.raises(ValueError, match='runs must be at least 1, got 0'):
+        B.time_steps(lambda: None, torch.device('cpu'), warm=0, runs=0)
+
+
+@pytest.mark.parametrize('kind,config,hw', [
+    ('pose', POSE_TINY, (64, 48)),
+    ('seg', SEG_TINY, (64, 128)),
+    ('det', ROOT / 'configs/det/faster-rcnn_hrnetv2p-w18-small_coco-tiny_quickstart.py',
+     (128, 160)),
+])
+def test_device_throughput_records_on_cpu(kind, config, hw):
+    """The --device figures run on the CPU too (CUDA is where they are meant for): one record
+    per variant, a training step that changes the weights, no peak memory off CUDA."""
+    recs = B.measure_train_throughput('cpu', config, kind=kind, batch=2, input_hw=hw,
+                                      name='tiny', variants=B.GPU_VARIANTS[:2], warm=1, runs=1,
+                                      echo=False)
+    assert [(r['variant'], r['precision'], r['memory_format']) for r in recs] == [
+        ('fp32', 'fp32', 'NCHW'), ('bf16+channels_last', 'bf16-autocast', 'channels_last')]
+    for r in recs:
+        assert r['bench'] == 'gpu_tiny_train' and r['batch'] == 2 and r['input_hw'] == list(hw)
+        assert r['img_per_s'] == pytest.approx(2 / r['median_s'], rel=1e-2)
+        assert r['peak_mem_gb'] is None and r['runs'] == 1 and r['compiled'] is False
+    with pytest.raises(ValueError, match="kind must be 'pose', 'seg' or 'det', got 'cls'"):
+        B._gpu_step('cls', None, __import__('torch').zeros(1, 3, 4, 4), None)
+
+
+def test_device_cli(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(B, 'GPU_FIGURES', (('pose_tiny', POSE_TINY, 'pose', 2, (64, 48),
+                                            B.GPU_VARIANTS),))
+    out = tmp_path / 'gpu.json'
+    assert B.main(['--device', 'cpu', '--quick', '--no-compile', '--device-batch', 'pose=3',
+                   '--out', str(out)]) == 0
+    result = json.loads(out.read_text())
+    assert result['meta']['device'] == 'cpu'
+    assert [(r['bench'], r['variant'], r['batch']) for r in result['results']] == [
+        ('gpu_pose_tiny_train', 'fp32', 3), ('gpu_pose_tiny_train', 'bf16+channels_last', 3)]
+    assert '| gpu_pose_tiny_train | bf16+channels_last | 3 |' in capsys.readouterr().out
+    assert B.main(['--device', 'cpu', '--skip-pose', '--out', str(out)]) == 0
+    assert json.loads(out.read_text())['results'] == []
+    assert B._batch_overrides('pose=64,det=2') == {'pose': 64, 'det': 2}
+    for bad in ('pose=0', 'cls=4', 'seg=x'):
+        with pytest.raises(SystemExit):
+            B.parse_args(['--device', 'cuda', '--device-batch', bad])
+        assert "expected pose=N,seg=N,det=N with N >= 1, got" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_gpu_check_script_runs_on_cpu(tmp_path):
+    """tools/analysis/gpu_check.sh run, as on a device machine but with GPU_CHECK_DEVICE=cpu:
+    the device figures and the loader figure land under $OUT; a wrong verb is a usage error."""
+    import os
+    import subprocess
+    script = ROOT / 'tools/analysis/gpu_check.sh'
+    env = dict(os.environ, OUT=str(tmp_path), GPU_CHECK_DEVICE='cpu', GPU_CHECK_WORKERS='0',
+               GPU_CHECK_ARGS='--quick --no-compile --skip-seg --skip-det --device-batch pose=1')
+    proc = subprocess.run(['bash', str(script), 'run'], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=1200)
+    assert proc.returncode == 0, proc.stderr[-2000:] + proc.stdout[-2000:]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        'device.txt', 'gpu.json', 'gpu.log', 'loader.json', 'loader.log']
+    gpu = json.loads((tmp_path / 'gpu.json').read_text())
+    assert [r['variant'] for r in gpu['results']] == ['fp32', 'bf16+channels_last']
+    assert json.loads((tmp_path / 'loader.json').read_text())['results'][0]['num_workers'] == 0
+    assert 'torch' in (tmp_path / 'device.txt').read_text()
+    proc = subprocess.run(['bash', str(script)], capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert 'usage: bash tools/analysis/gpu_check.sh fetch|run' in proc.stderr

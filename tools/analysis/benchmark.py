@@ -8,6 +8,8 @@
     python tools/analysis/benchmark.py --ops [--quick] [--threads 2] [--out FILE]
     python tools/analysis/benchmark.py --loader [--workers 0,1,2] [--batch-size 32]
         [--reduced-decode] [--loader-model-rate IMG_PER_S] [--out FILE]
+    python tools/analysis/benchmark.py --device cuda [--quick] [--device-batch pose=N,seg=N,det=N]
+        [--skip-pose] [--skip-seg] [--skip-det] [--no-compile] [--out FILE]
     python tools/analysis/benchmark.py --ab-peer PEER_BENCH_DIR --peer-site SITE_PACKAGES
         [--ab-pairs 10] [--quick] [--skip-pose] [--skip-seg] [--channels-last]
         [--fuse-bn | --onednn] [--compile] [--out FILE]
@@ -56,6 +58,12 @@ the model's training rate when ``--loader-model-rate`` gives it.
 mmpose imported from the peer venv's site-packages appended to ``sys.path``) and times the pose
 figures as interleaved pairs, peer and ours alternating: the ratio is immune to the host's slow
 periods that move separate runs by 10-25 %.
+
+``--device cuda`` measures only the training throughput on an accelerator (no peer runs there):
+pose W32 256x192 at batch 128, seg W48 512x1024 at batch 8 and det W32 800x1344 at batch 4, each
+fp32 eager (PyTorch's defaults: TF32 in cuDNN convolutions), bf16 autocast + channels_last, and
+for pose also compiled; img/s from the median of device-synchronised steps and the allocator's
+peak memory (``tools/analysis/gpu_check.sh`` runs it with the loader figure on a device machine).
 
 FLOP convention (as the peer): ``gmacs_per_img`` counts conv/linear multiply-accumulates / 1e9;
 achieved GFLOP/s = 2 x MACs / s, training counted as 3 x the forward MACs.
@@ -332,20 +340,20 @@ def _loss_step(model, opt, x, samples, amp: Optional[str]) -> Callable[[], None]
     sum of the ``loss*`` entries, backward, ``opt.step()``."""
     def step():
         opt.zero_grad(set_to_none=True)
-        with _autocast(amp):
+        with _autocast(amp, x.device.type):
             losses = model.loss(x, samples)
         sum(v for k, v in losses.items() if k.startswith('loss')).backward()
         opt.step()
     return step
 
 
-def _autocast(amp: Optional[str]):
+def _autocast(amp: Optional[str], device_type: str = 'cpu'):
     import torch
     if amp is None:
         return contextlib.nullcontext()
     if amp != 'bf16':
         raise ValueError(f"amp must be None or 'bf16', got {amp!r}")
-    return torch.autocast('cpu', dtype=torch.bfloat16)
+    return torch.autocast(device_type, dtype=torch.bfloat16)
 
 
 def _prepare(model, x, channels_last: bool):
@@ -400,12 +408,12 @@ def _pose_train_step(model, opt, x, amp: Optional[str]):
     with torch.no_grad():
         hm_hw = model(x[:1]).shape[-2:]
     num_k = model.head.num_keypoints
-    target = torch.rand(x.shape[0], num_k, *hm_hw)
-    weights = torch.ones(x.shape[0], num_k)
+    target = torch.rand(x.shape[0], num_k, *hm_hw).to(x.device)
+    weights = torch.ones(x.shape[0], num_k, device=x.device)
 
     def step():
         opt.zero_grad(set_to_none=True)
-        with _autocast(amp):
+        with _autocast(amp, x.device.type):
             pred = model(x)
         model.loss_module(pred.float(), target, weights).backward()
         opt.step()
@@ -771,6 +779,30 @@ DET_CONFIG = ROOT / 'configs/det/faster-rcnn_hrnetv2p-w32_1x_coco.py'
 DET_W32_V100_FPS = 12.4
 
 
+def _det_samples(n: int, hw: Sequence[int], num_boxes: int, num_classes: int,
+                 g: 'torch.Generator', device: str = 'cpu') -> list:
+    """``n`` detection data samples of an (H, W) = ``hw`` batch, each with ``num_boxes`` random
+    xyxy GT boxes (corners in the top-left 70 %, sides 5-30 % of the image) and labels, no
+    ignored boxes; on ``device``."""
+    import torch
+    from mmengine.structures import BaseDataElement, InstanceData
+    meta = dict(img_shape=hw, ori_shape=hw, pad_shape=hw, batch_input_shape=hw,
+                scale_factor=(1.0, 1.0))
+    out = []
+    for i in range(n):
+        s = BaseDataElement(metainfo=dict(meta, img_id=i))
+        xy = torch.rand(num_boxes, 2, generator=g) * torch.tensor([hw[1] * 0.7, hw[0] * 0.7])
+        wh = (torch.rand(num_boxes, 2, generator=g) * 0.25 + 0.05) * torch.tensor(
+            [hw[1], hw[0]], dtype=torch.float32)
+        s.gt_instances = InstanceData(
+            bboxes=torch.cat([xy, xy + wh], 1),
+            labels=torch.randint(0, num_classes, (num_boxes,), generator=g)).to(device)
+        s.ignored_instances = InstanceData(bboxes=torch.zeros(0, 4),
+                                           labels=torch.zeros(0, dtype=torch.long)).to(device)
+        out.append(s)
+    return out
+
+
 def measure_det(session: Session, config: str | os.PathLike = DET_CONFIG, *,
                 input_hw: tuple[int, int] = (800, 1344), train_batch: int = 2,
                 num_boxes: int = 8, timings: Optional[dict[str, Timing]] = None,
@@ -784,7 +816,6 @@ def measure_det(session: Session, config: str | os.PathLike = DET_CONFIG, *,
     ``num_boxes`` random GT boxes per image. No peer runs here: the inference record carries the
     published V100 figure (``published_v100_fps``) for reference only (another device)."""
     import torch
-    from mmengine.structures import BaseDataElement, InstanceData
     timings = timings or peer_timings(False)
     hw = tuple(input_hw)
     torch.manual_seed(0)
@@ -794,21 +825,7 @@ def measure_det(session: Session, config: str | os.PathLike = DET_CONFIG, *,
     var = _variant(None, channels_last, backbone=backbone)
 
     def samples(n: int, g: torch.Generator) -> list:
-        meta = dict(img_shape=hw, ori_shape=hw, pad_shape=hw, batch_input_shape=hw,
-                    scale_factor=(1.0, 1.0))
-        out = []
-        for i in range(n):
-            s = BaseDataElement(metainfo=dict(meta, img_id=i))
-            xy = torch.rand(num_boxes, 2, generator=g) * torch.tensor([hw[1] * 0.7, hw[0] * 0.7])
-            wh = (torch.rand(num_boxes, 2, generator=g) * 0.25 + 0.05) * torch.tensor(
-                [hw[1], hw[0]], dtype=torch.float32)
-            s.gt_instances = InstanceData(
-                bboxes=torch.cat([xy, xy + wh], 1),
-                labels=torch.randint(0, model.num_classes, (num_boxes,), generator=g))
-            s.ignored_instances = InstanceData(bboxes=torch.zeros(0, 4),
-                                               labels=torch.zeros(0, dtype=torch.long))
-            out.append(s)
-        return out
+        return _det_samples(n, hw, num_boxes, model.num_classes, g)
 
     g = torch.Generator().manual_seed(0)
     x = _prepare(model, torch.randn(1, 3, *hw), channels_last)
@@ -831,6 +848,148 @@ def measure_det(session: Session, config: str | os.PathLike = DET_CONFIG, *,
                                   optimizer='SGD(momentum=0.9, wd=1e-4)',
                                   loss='RPN + RoI head (CE, L1)', **var))
     return out
+
+
+# ------------------------------------------------------------------------------------------------
+# Training throughput on an accelerator (--device cuda)
+# ------------------------------------------------------------------------------------------------
+# (label, amp, channels_last, compiled): the issue's fp32 eager baseline and the fast variants
+GPU_VARIANTS = (('fp32', None, False, False), ('bf16+channels_last', 'bf16', True, False),
+                ('bf16+channels_last+compile', 'bf16', True, True))
+# (name, config, kind, batch, input (H, W), variants): the figures of ``--device``
+GPU_FIGURES = (
+    ('pose_w32', POSE_CONFIG, 'pose', 128, (256, 192), GPU_VARIANTS),
+    ('seg_w48', SEG_CONFIGS[1][1], 'seg', 8, SEG_INPUT_HW, GPU_VARIANTS[:2]),
+    ('det_w32', DET_CONFIG, 'det', 4, (800, 1344), GPU_VARIANTS[:2]),
+)
+
+
+def _sync(device: 'torch.device') -> None:
+    import torch
+    if device.type == 'cuda':
+        torch.cuda.synchronize(device)
+
+
+def time_steps(step: Callable[[], object], device: 'torch.device', *, warm: int, runs: int,
+               clock: Callable[[], float] = time.perf_counter) -> dict:
+    """``warm`` untimed calls of ``step``, then ``runs`` timed ones, each ended by a device
+    synchronisation (CUDA kernels run asynchronously). Returns median / min / max seconds."""
+    if runs < 1:
+        raise ValueError(f'runs must be at least 1, got {runs}')
+    for _ in range(warm):
+        step()
+    _sync(device)
+    times = []
+    for _ in range(runs):
+        t0 = clock()
+        step()
+        _sync(device)
+        times.append(clock() - t0)
+    return dict(median_s=statistics.median(times), min_s=min(times), max_s=max(times),
+                runs=runs)
+
+
+def _gpu_step(kind: str, model, x, amp: Optional[str]) -> Callable[[], None]:
+    """The training step of figure ``kind`` ('pose', 'seg', 'det') on ``x``'s device, as the
+    CPU figures define it (:func:`_pose_train_step`, :func:`_loss_step`)."""
+    import torch
+    from mmengine.structures import BaseDataElement
+    if kind == 'pose':
+        opt = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9)
+        return _pose_train_step(model, opt, x, amp)[0]
+    n, hw = x.shape[0], tuple(x.shape[-2:])
+    if kind == 'seg':
+        opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=5e-4)
+        samples = [BaseDataElement(gt_seg_map=lab.to(x.device))
+                   for lab in _seg_labels(n, hw, model.num_classes)]
+    elif kind == 'det':
+        opt = torch.optim.SGD(model.parameters(), lr=0.02, momentum=0.9, weight_decay=1e-4)
+        samples = _det_samples(n, hw, 8, model.num_classes, torch.Generator().manual_seed(0),
+                               device=x.device)
+    else:
+        raise ValueError(f"kind must be 'pose', 'seg' or 'det', got {kind!r}")
+    return _loss_step(model, opt, x, samples, amp)
+
+
+def measure_train_throughput(device: str, config: str | os.PathLike, *, kind: str, batch: int,
+                             input_hw: Sequence[int], name: str,
+                             variants: Sequence[tuple] = GPU_VARIANTS, warm: int = 5,
+                             runs: int = 20, echo: bool = True) -> list[dict]:
+    """Training img/s of one model per variant of :data:`GPU_VARIANTS` on ``device``: a fresh
+    model (seed 0) per variant, ``channels_last`` weights and batch, bf16 autocast, and
+    ``compile_network`` (static shapes) as the variant says; the peak memory the device's
+    allocator saw (CUDA; None elsewhere). One ``gpu_<name>_train`` record per variant."""
+    import torch
+
+    from hrnet_train.models.utils import compile_network
+    dev = torch.device(device)
+    out = []
+    for label, amp, channels_last, compiled in variants:
+        torch.manual_seed(0)
+        model = build_model(config).to(dev).train()
+        if channels_last:
+            model.to(memory_format=torch.channels_last)
+        if compiled:
+            compile_network(model, dynamic=False)
+        x = torch.randn(batch, 3, *input_hw, device=dev)
+        if channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        step = _gpu_step(kind, model, x, amp)
+        if dev.type == 'cuda':
+            torch.cuda.empty_cache()
+            torch.cuda.reset_peak_memory_stats(dev)
+        t = time_steps(step, dev, warm=warm, runs=runs)
+        rec = dict(bench=f'gpu_{name}_train', variant=label, batch=batch,
+                   input_hw=list(input_hw), img_per_s=round(batch / t['median_s'], 2),
+                   **{k: round(v, 5) if isinstance(v, float) else v for k, v in t.items()},
+                   peak_mem_gb=(round(torch.cuda.max_memory_allocated(dev) / 1e9, 2)
+                                if dev.type == 'cuda' else None),
+                   device=(torch.cuda.get_device_name(dev) if dev.type == 'cuda'
+                           else platform.processor() or 'cpu'),
+                   precision='bf16-autocast' if amp else 'fp32',
+                   memory_format='channels_last' if channels_last else 'NCHW',
+                   compiled=compiled)
+        if echo:
+            print('JSON ' + json.dumps(rec), flush=True)
+        out.append(rec)
+        del model, step, x
+    return out
+
+
+def run_device(args: argparse.Namespace) -> tuple[dict, list[dict]]:
+    """``--device cuda``: the training throughput of :data:`GPU_FIGURES` (no peer), with the
+    device, torch and cuDNN versions in ``meta``."""
+    import torch
+    dev = torch.device(args.device)
+    if dev.type == 'cuda' and not torch.cuda.is_available():
+        raise RuntimeError('--device cuda: torch.cuda.is_available() is False on this machine')
+    meta = dict(date=time.strftime('%Y-%m-%d %H:%M:%S'), torch=torch.__version__,
+                argv=sys.argv[1:], device=args.device,
+                cuda=torch.version.cuda, cudnn=(torch.backends.cudnn.version()
+                                                if dev.type == 'cuda' else None),
+                tf32_conv=torch.backends.cudnn.allow_tf32,
+                tf32_matmul=torch.backends.cuda.matmul.allow_tf32)
+    print('META ' + json.dumps(meta), flush=True)
+    records = []
+    for name, config, kind, batch, hw, variants in GPU_FIGURES:
+        if getattr(args, f'skip_{kind}'):
+            continue
+        variants = [v for v in variants if not (v[3] and args.no_compile)]
+        records += measure_train_throughput(
+            args.device, config, kind=kind, batch=args.device_batch.get(kind, batch),
+            input_hw=hw, name=name, variants=variants, warm=2 if args.quick else 5,
+            runs=5 if args.quick else 20)
+    return meta, records
+
+
+def format_device_table(records: Sequence[dict]) -> str:
+    rows = ['| figure | variant | batch | img/s | median s/iter | peak memory (GB) |',
+            '|---|---|---|---|---|---|']
+    for r in records:
+        mem = '' if r['peak_mem_gb'] is None else f"{r['peak_mem_gb']:.2f}"
+        rows.append(f"| {r['bench']} | {r['variant']} | {r['batch']} | {r['img_per_s']:.4g} | "
+                    f"{r['median_s']:.4g} | {mem} |")
+    return '\n'.join(rows)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -1499,6 +1658,18 @@ def format_ab_table(records: Sequence[dict]) -> str:
     return '\n'.join(rows)
 
 
+def _batch_overrides(text: str) -> dict[str, int]:
+    """``'pose=64,seg=4'`` -> ``{'pose': 64, 'seg': 4}`` (argparse type of --device-batch)."""
+    out = {}
+    for item in filter(None, text.split(',')):
+        key, _, value = item.partition('=')
+        if key not in ('pose', 'seg', 'det') or not value.isdigit() or int(value) < 1:
+            raise argparse.ArgumentTypeError(
+                f"expected pose=N,seg=N,det=N with N >= 1, got '{item}'")
+        out[key] = int(value)
+    return out
+
+
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     from hrnet_train.engine.launch import ToolArgumentParser
     ap = ToolArgumentParser(description=__doc__.splitlines()[0])
@@ -1555,7 +1726,16 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                     help="--ab-peer: the peer venv's site-packages (appended to sys.path for "
                     'mmpose)')
     ap.add_argument('--ab-pairs', type=int, default=10, help='--ab-peer: pairs per figure')
-    ap.add_argument('--skip-pose', action='store_true', help='--ab-peer: no pose figures')
+    ap.add_argument('--skip-pose', action='store_true', help='--ab-peer, --device: no pose figures')
+    ap.add_argument('--device', default=None,
+                    help="only the training throughput on this device ('cuda', or 'cpu' to try "
+                    'it): pose W32 bs 128, seg W48 bs 8, det W32 bs 4, fp32 / bf16 + '
+                    'channels_last (/ + compile), with the peak memory')
+    ap.add_argument('--device-batch', type=_batch_overrides, default={},
+                    metavar='pose=N,seg=N,det=N', help='--device: other batch sizes')
+    ap.add_argument('--skip-det', action='store_true', help='--device: no detection figure')
+    ap.add_argument('--no-compile', action='store_true',
+                    help='--device: leave out the compiled variant')
     ap.add_argument('--pipeline-child', action='store_true', help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.onednn:
@@ -1577,7 +1757,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print(format_comparison(compare(_load_results(args.compare[0]),
                                         _load_results(args.compare[1]))))
         return 0
-    if args.loader:
+    if args.device:
+        meta, records = run_device(args)
+        table = format_device_table(records)
+    elif args.loader:
         meta, records = run_loader(args)
         table = format_loader_table(records)
     elif args.ab_peer:
