@@ -98,10 +98,7 @@ def init_model(config: Union[str, Config], checkpoint: Optional[str] = None, *,
     model.cfg = cfg
     model.dataset_meta = meta
     model = model.to(device).eval()
-    if fuse_bn == 'onednn' and compile:
-        raise ValueError("init_model: fuse_bn='onednn' and compile are two ways to the same "
-                         'fused kernels: choose one')
-    line, ok = apply_fuse_bn(model, fuse_bn)
+    line, ok = apply_fuse_bn(model, fuse_bn, compile=compile)
     if not ok:
         warnings.warn(line, stacklevel=2)
     channels_last = channels_last or (ok and fuse_bn == 'onednn')  # its kernels run NHWC

@@ -132,11 +132,8 @@ class Runner(MMEngineRunner):
     def _speed_up_inference(self) -> None:
         model = self.model.module if is_model_wrapper(self.model) else self.model
         mode = self.cfg.get('fuse_bn', False)
-        if mode == 'onednn' and self.cfg.get('compile', None):
-            raise ConfigError("fuse_bn='onednn' and compile are two ways to the same fused "
-                             'kernels (inductor freezing packs them too): choose one')
         try:
-            line, ok = apply_fuse_bn(model, mode)
+            line, ok = apply_fuse_bn(model, mode, compile=self.cfg.get('compile', None))
         except ValueError as err:
             raise ConfigError(str(err)) from None
         if ok and mode == 'onednn' and not self.cfg.get('channels_last', False):

@@ -946,9 +946,7 @@ def measure_train_throughput(device: str, config: str | os.PathLike, *, kind: st
                                 if dev.type == 'cuda' else None),
                    device=(torch.cuda.get_device_name(dev) if dev.type == 'cuda'
                            else platform.processor() or 'cpu'),
-                   precision='bf16-autocast' if amp else 'fp32',
-                   memory_format='channels_last' if channels_last else 'NCHW',
-                   compiled=compiled)
+                   **_variant(amp, channels_last, compile=compiled))
         if echo:
             print('JSON ' + json.dumps(rec), flush=True)
         out.append(rec)

@@ -19,10 +19,10 @@ from .official_weights import (
     read_checkpoint,
     unwrap_state_dict,
 )
-from .onednn_fuse import FUSE_BN_MODES, apply_fuse_bn, fuse_onednn, onednn_summary
+from .onednn_fuse import apply_fuse_bn, fuse_onednn, onednn_summary
 from .pretrained_init import Pretrained
 
-__all__ = ['FUSE_BN_MODES', 'LoadReport', 'Pretrained', 'canonical_key', 'convert_state_dict',
+__all__ = ['LoadReport', 'Pretrained', 'canonical_key', 'convert_state_dict',
            'load_checkpoint', 'load_official_weights', 'read_checkpoint', 'unwrap_state_dict',
            'CutMix', 'Mixup', 'RandomBatchAugment', 'cutmix_batch', 'cutmix_box', 'mixup_batch',
            'compile_network', 'count_batchnorms', 'fuse_batchnorm', 'fuse_conv_bn',

@@ -1,6 +1,6 @@
 """CPU inference with oneDNN's fused convolutions: BatchNorm folded, weights prepacked, each
-ReLU and residual addition inside the convolution before it (``--onednn`` in
-``tools/analysis/benchmark.py``, ``onednn_fuse = True`` for ``tools/test.py``).
+ReLU and residual addition inside the convolution before it (``fuse_bn = 'onednn'``,
+``tools/test.py --onednn``, ``init_model(fuse_bn='onednn')``, ``benchmark.py --onednn``).
 
 The patterns, after :func:`~.fuse_bn.fuse_batchnorm` turned every folded norm into
 ``nn.Identity``:
@@ -26,9 +26,7 @@ from hrnet_train.models.layers.onednn_conv import OneDNNConv2d, onednn_available
 
 from .fuse_bn import count_batchnorms, fuse_batchnorm
 
-__all__ = ['FUSE_BN_MODES', 'apply_fuse_bn', 'fuse_onednn', 'onednn_summary']
-
-FUSE_BN_MODES = (False, True, 'onednn')  # config key fuse_bn, init_model(fuse_bn=...)
+__all__ = ['apply_fuse_bn', 'fuse_onednn', 'onednn_summary']
 
 
 def _packable(module: Optional[nn.Module]) -> bool:
@@ -132,19 +130,24 @@ def onednn_summary(model: nn.Module) -> str:
             f'BatchNorms unfolded')
 
 
-def apply_fuse_bn(model: nn.Module, mode) -> tuple[str, bool]:
+def apply_fuse_bn(model: nn.Module, mode, *, compile=False) -> tuple[str, bool]:
     """Transform ``model`` in place for ``fuse_bn = mode`` (the config key of ``tools/test.py``
     and ``init_model``'s argument): False nothing, True :func:`fuse_batchnorm`, ``'onednn'``
-    :func:`fuse_onednn`, or where that kernel is unavailable the folding alone.
+    :func:`fuse_onednn`, or where that kernel is unavailable the folding alone. ``compile``:
+    the caller's ``compile`` setting, which ``'onednn'`` excludes.
 
     Returns:
         (a line for the log, False when ``'onednn'`` fell back to the folding alone).
 
     Raises:
-        ValueError: ``mode`` is not one of :data:`FUSE_BN_MODES`.
+        ValueError: ``mode`` is not True, False or ``'onednn'``, or ``'onednn'`` with
+            ``compile``.
     """
-    if not any(mode is m or (isinstance(m, str) and mode == m) for m in FUSE_BN_MODES):
+    if not (isinstance(mode, bool) or mode == 'onednn'):
         raise ValueError(f"fuse_bn must be True, False or 'onednn', got {mode!r}")
+    if mode == 'onednn' and compile:
+        raise ValueError("fuse_bn='onednn' and compile are two ways to the same fused kernels "
+                         '(inductor freezing packs them too): choose one')
     if mode is False:
         return '', True
     before = count_batchnorms(model)
