@@ -26,6 +26,7 @@ from mmengine.dataset import Compose, pseudo_collate
 
 from hrnet_train.registry import DATASETS, MODELS, TRANSFORMS
 from hrnet_train.utils.errors import DataError
+from hrnet_train.utils.malloc import keep_freed_memory as _keep_freed_memory
 
 from .results import ClsResult, DetResult, PoseResult, SegResult
 
@@ -52,7 +53,8 @@ def _dataset_meta(cfg: Config) -> dict:
 def init_model(config: Union[str, Config], checkpoint: Optional[str] = None, *,
                device: str = 'cpu', cfg_options: Optional[dict] = None,
                fuse_bn: Union[bool, str] = False, channels_last: bool = False,
-               compile: Union[bool, dict] = False) -> torch.nn.Module:
+               compile: Union[bool, dict] = False,
+               keep_freed_memory: Optional[bool] = None) -> torch.nn.Module:
     """Build ``cfg.model``, load ``checkpoint`` strictly and put it in eval mode on ``device``.
 
     ``checkpoint`` is a path, URL or ``open-mmlab://`` name in any layout
@@ -70,7 +72,12 @@ def init_model(config: Union[str, Config], checkpoint: Optional[str] = None, *,
     and the input batches as NHWC; ``compile`` (True or ``torch.compile`` arguments) compiles the
     backbone and head with inductor freezing, eager with a warning where that does not work.
     The first calls of a compiled model are slow (graph building), and each new input shape
-    builds a graph again.
+    builds a graph again. ``keep_freed_memory`` (None: the config's key, on in
+    ``default_runtime.py``): on a CPU ``device``, glibc malloc keeps freed blocks for reuse
+    (:func:`hrnet_train.utils.malloc.keep_freed_memory`, a setting of the whole process, as in
+    ``tools/train.py``/``test.py``); without it every large activation is a fresh ``mmap`` whose
+    pages fault in again on each call (about 30 % of W32's batch-8 inference time on a 2-vCPU VM,
+    docs/benchmark.md).
     """
     from hrnet_train.config import load_config
     from hrnet_train.engine.channels_last import enable_channels_last
@@ -98,6 +105,10 @@ def init_model(config: Union[str, Config], checkpoint: Optional[str] = None, *,
     model.cfg = cfg
     model.dataset_meta = meta
     model = model.to(device).eval()
+    if keep_freed_memory is None:
+        keep_freed_memory = bool(cfg.get('keep_freed_memory', False))
+    if keep_freed_memory and torch.device(device).type == 'cpu':
+        _keep_freed_memory()
     line, ok = apply_fuse_bn(model, fuse_bn, compile=compile)
     if not ok:
         warnings.warn(line, stacklevel=2)

@@ -77,6 +77,24 @@ def _in_root(monkeypatch):
 
 
 # ------------------------------------------------------------------------------ init_model
+@pytest.mark.parametrize('cfg_value, arg, called', [
+    (None, None, True),  # default_runtime.py's key (on)
+    (False, None, False), (True, False, False), (False, True, True)])
+def test_init_model_keeps_freed_memory_as_the_config_says(ckpts, monkeypatch, cfg_value, arg,
+                                                         called):
+    """init_model applies ``keep_freed_memory`` as the runner does for tools/train.py and
+    test.py: the config's key unless the argument says otherwise (the effect itself is tested in
+    tests/utils/test_malloc.py, in a child process)."""
+    import sys
+    inference_mod = sys.modules['hrnet_train.apis.inference']  # the package exports a function
+    assert Config.fromfile(str(POSE_CFG)).keep_freed_memory is True
+    calls = []
+    monkeypatch.setattr(inference_mod, '_keep_freed_memory', lambda: calls.append(1) or True)
+    options = None if cfg_value is None else dict(keep_freed_memory=cfg_value)
+    init_model(str(POSE_CFG), str(ckpts['pose']), cfg_options=options, keep_freed_memory=arg)
+    assert calls == ([1] if called else [])
+
+
 def test_init_model_rejects_a_checkpoint_of_another_task(ckpts):
     with pytest.raises(CheckpointError, match=r"seg.pth does not fit TopdownPoseEstimator .*"
                                               r"missing from the file: head.final_layer.weight.*"
