@@ -23,6 +23,7 @@ import numpy as np
 import torch
 from mmengine.config import Config
 from mmengine.dataset import Compose, pseudo_collate
+from mmengine.logging import print_log
 
 from hrnet_train.registry import DATASETS, MODELS, TRANSFORMS
 from hrnet_train.utils.errors import DataError
@@ -112,6 +113,8 @@ def init_model(config: Union[str, Config], checkpoint: Optional[str] = None, *,
     line, ok = apply_fuse_bn(model, fuse_bn, compile=compile)
     if not ok:
         warnings.warn(line, stacklevel=2)
+    elif line:  # what was folded / packed, as tools/test.py logs it
+        print_log(line, logger='current')
     channels_last = channels_last or (ok and fuse_bn == 'onednn')  # its kernels run NHWC
     if channels_last:
         enable_channels_last(model)

@@ -211,6 +211,30 @@ def test_init_model_speed_switches_keep_the_results(ckpts, cfg_name, fuse_bn):
         np.testing.assert_allclose(b.scores, a.scores, rtol=1e-4, atol=1e-6)
 
 
+@pytest.mark.parametrize('fuse_bn', [False, True, 'onednn'])
+def test_init_model_logs_what_the_speed_switch_did(ckpts, monkeypatch, fuse_bn):
+    """The folding / packing line tools/test.py logs comes from init_model too (the demo's
+    only confirmation of --fuse-bn / --onednn), and nothing without a switch."""
+    import sys
+
+    from hrnet_train.models.layers.onednn_conv import onednn_available
+    if fuse_bn == 'onednn' and not onednn_available()[0]:
+        pytest.skip(f'no fused oneDNN kernel: {onednn_available()[1]}')
+    inference_mod = sys.modules['hrnet_train.apis.inference']
+    lines = []
+    monkeypatch.setattr(inference_mod, 'print_log', lambda msg, **kw: lines.append(msg))
+    model = init_model(str(POSE_CFG), str(ckpts['pose']), fuse_bn=fuse_bn)
+    if fuse_bn is False:
+        assert lines == []
+        return
+    norms = sum(isinstance(m, torch.nn.BatchNorm2d) for m in init_model(
+        str(POSE_CFG), str(ckpts['pose'])).modules())
+    assert len(lines) == 1 and lines[0].startswith(f'fuse_bn: folded {norms}/{norms} BatchNorm')
+    packed = sum(type(m).__name__ == 'OneDNNConv2d' for m in model.modules())
+    assert (f'onednn: {packed} convolutions prepacked' in lines[0]) == (fuse_bn == 'onednn')
+    assert (packed > 0) == (fuse_bn == 'onednn')
+
+
 def test_inference_errors_are_one_line(ckpts, tmp_path):
     with pytest.raises(ValueError, match="fuse_bn='onednn' and compile are two ways"):
         init_model(str(POSE_CFG), str(ckpts['pose']), fuse_bn='onednn', compile=True)
