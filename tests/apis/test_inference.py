@@ -71,6 +71,12 @@ def ckpts(tmp_path_factory):
         cls=_save_random(CLS_CFG, d / 'cls.pth', dict(classes=CLS_CLASSES)))
 
 
+def _inference_module():
+    """hrnet_train.apis.inference, the module (the package exports a function of that name)."""
+    import sys
+    return sys.modules['hrnet_train.apis.inference']
+
+
 @pytest.fixture(autouse=True)
 def _in_root(monkeypatch):
     monkeypatch.chdir(ROOT)  # the configs' data_root is relative
@@ -85,8 +91,7 @@ def test_init_model_keeps_freed_memory_as_the_config_says(ckpts, monkeypatch, cf
     """init_model applies ``keep_freed_memory`` as the runner does for tools/train.py and
     test.py: the config's key unless the argument says otherwise (the effect itself is tested in
     tests/utils/test_malloc.py, in a child process)."""
-    import sys
-    inference_mod = sys.modules['hrnet_train.apis.inference']  # the package exports a function
+    inference_mod = _inference_module()
     assert Config.fromfile(str(POSE_CFG)).keep_freed_memory is True
     calls = []
     monkeypatch.setattr(inference_mod, '_keep_freed_memory', lambda: calls.append(1) or True)
@@ -215,22 +220,19 @@ def test_init_model_speed_switches_keep_the_results(ckpts, cfg_name, fuse_bn):
 def test_init_model_logs_what_the_speed_switch_did(ckpts, monkeypatch, fuse_bn):
     """The folding / packing line tools/test.py logs comes from init_model too (the demo's
     only confirmation of --fuse-bn / --onednn), and nothing without a switch."""
-    import sys
-
-    from hrnet_train.models.layers.onednn_conv import onednn_available
+    from hrnet_train.models.layers.onednn_conv import OneDNNConv2d, onednn_available
+    from hrnet_train.models.utils import count_batchnorms
     if fuse_bn == 'onednn' and not onednn_available()[0]:
         pytest.skip(f'no fused oneDNN kernel: {onednn_available()[1]}')
-    inference_mod = sys.modules['hrnet_train.apis.inference']
     lines = []
-    monkeypatch.setattr(inference_mod, 'print_log', lambda msg, **kw: lines.append(msg))
+    monkeypatch.setattr(_inference_module(), 'print_log', lambda msg, **kw: lines.append(msg))
     model = init_model(str(POSE_CFG), str(ckpts['pose']), fuse_bn=fuse_bn)
     if fuse_bn is False:
         assert lines == []
         return
-    norms = sum(isinstance(m, torch.nn.BatchNorm2d) for m in init_model(
-        str(POSE_CFG), str(ckpts['pose'])).modules())
+    norms = count_batchnorms(init_model(str(POSE_CFG), str(ckpts['pose'])))
     assert len(lines) == 1 and lines[0].startswith(f'fuse_bn: folded {norms}/{norms} BatchNorm')
-    packed = sum(type(m).__name__ == 'OneDNNConv2d' for m in model.modules())
+    packed = sum(isinstance(m, OneDNNConv2d) for m in model.modules())
     assert (f'onednn: {packed} convolutions prepacked' in lines[0]) == (fuse_bn == 'onednn')
     assert (packed > 0) == (fuse_bn == 'onednn')
 
