@@ -439,11 +439,12 @@ def test_device_cli(tmp_path, monkeypatch, capsys):
                                             B.GPU_VARIANTS),))
     out = tmp_path / 'gpu.json'
     assert B.main(['--device', 'cpu', '--quick', '--no-compile', '--device-batch', 'pose=3',
-                   '--out', str(out)]) == 0
+                   '--device-hw', 'pose=96x64', '--out', str(out)]) == 0
     result = json.loads(out.read_text())
     assert result['meta']['device'] == 'cpu'
-    assert [(r['bench'], r['variant'], r['batch']) for r in result['results']] == [
-        ('gpu_pose_tiny_train', 'fp32', 3), ('gpu_pose_tiny_train', 'bf16+channels_last', 3)]
+    assert [(r['bench'], r['variant'], r['batch'], r['input_hw']) for r in result['results']] == [
+        ('gpu_pose_tiny_train', 'fp32', 3, [96, 64]),
+        ('gpu_pose_tiny_train', 'bf16+channels_last', 3, [96, 64])]
     assert '| gpu_pose_tiny_train | bf16+channels_last | 3 |' in capsys.readouterr().out
     assert B.main(['--device', 'cpu', '--skip-pose', '--out', str(out)]) == 0
     assert json.loads(out.read_text())['results'] == []
@@ -452,6 +453,12 @@ def test_device_cli(tmp_path, monkeypatch, capsys):
         with pytest.raises(SystemExit):
             B.parse_args(['--device', 'cuda', '--device-batch', bad])
         assert "expected pose=N,seg=N,det=N with N >= 1, got" in capsys.readouterr().err
+    assert B._hw_overrides('pose=64x48,det=800x1344') == {'pose': (64, 48), 'det': (800, 1344)}
+    for bad in ('pose=64', 'seg=16x16', 'cls=64x48', 'det=axb'):
+        with pytest.raises(SystemExit):
+            B.parse_args(['--device', 'cuda', '--device-hw', bad])
+        assert f"expected pose=HxW,seg=HxW,det=HxW with H, W >= 32, got '{bad}'" in \
+            capsys.readouterr().err
 
 
 @pytest.mark.slow
@@ -462,14 +469,16 @@ def test_gpu_check_script_runs_on_cpu(tmp_path):
     import subprocess
     script = ROOT / 'tools/analysis/gpu_check.sh'
     env = dict(os.environ, OUT=str(tmp_path), GPU_CHECK_DEVICE='cpu', GPU_CHECK_WORKERS='0',
-               GPU_CHECK_ARGS='--quick --no-compile --skip-seg --skip-det --device-batch pose=1')
+               GPU_CHECK_ARGS='--quick --no-compile --skip-seg --skip-det --device-batch pose=1 '
+                              '--device-hw pose=64x64')
     proc = subprocess.run(['bash', str(script), 'run'], cwd=tmp_path, env=env,
                           capture_output=True, text=True, timeout=1200)
     assert proc.returncode == 0, proc.stderr[-2000:] + proc.stdout[-2000:]
     assert sorted(p.name for p in tmp_path.iterdir()) == [
         'device.txt', 'gpu.json', 'gpu.log', 'loader.json', 'loader.log']
     gpu = json.loads((tmp_path / 'gpu.json').read_text())
-    assert [r['variant'] for r in gpu['results']] == ['fp32', 'bf16+channels_last']
+    assert [(r['variant'], r['input_hw']) for r in gpu['results']] == [
+        ('fp32', [64, 64]), ('bf16+channels_last', [64, 64])]
     assert json.loads((tmp_path / 'loader.json').read_text())['results'][0]['num_workers'] == 0
     assert 'torch' in (tmp_path / 'device.txt').read_text()
     proc = subprocess.run(['bash', str(script)], capture_output=True, text=True)

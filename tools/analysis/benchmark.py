@@ -9,7 +9,8 @@
     python tools/analysis/benchmark.py --loader [--workers 0,1,2] [--batch-size 32]
         [--reduced-decode] [--loader-model-rate IMG_PER_S] [--out FILE]
     python tools/analysis/benchmark.py --device cuda [--quick] [--device-batch pose=N,seg=N,det=N]
-        [--skip-pose] [--skip-seg] [--skip-det] [--no-compile] [--out FILE]
+        [--device-hw pose=HxW,seg=HxW,det=HxW] [--skip-pose] [--skip-seg] [--skip-det]
+        [--no-compile] [--out FILE]
     python tools/analysis/benchmark.py --ab-peer PEER_BENCH_DIR --peer-site SITE_PACKAGES
         [--ab-pairs 10] [--quick] [--skip-pose] [--skip-seg] [--channels-last]
         [--fuse-bn | --onednn] [--compile] [--out FILE]
@@ -75,6 +76,7 @@ import contextlib
 import json
 import os
 import platform
+import re
 import resource
 import shutil
 import statistics
@@ -975,8 +977,8 @@ def run_device(args: argparse.Namespace) -> tuple[dict, list[dict]]:
         variants = [v for v in variants if not (v[3] and args.no_compile)]
         records += measure_train_throughput(
             args.device, config, kind=kind, batch=args.device_batch.get(kind, batch),
-            input_hw=hw, name=name, variants=variants, warm=2 if args.quick else 5,
-            runs=5 if args.quick else 20)
+            input_hw=args.device_hw.get(kind, hw), name=name, variants=variants,
+            warm=2 if args.quick else 5, runs=5 if args.quick else 20)
     return meta, records
 
 
@@ -1656,16 +1658,32 @@ def format_ab_table(records: Sequence[dict]) -> str:
     return '\n'.join(rows)
 
 
-def _batch_overrides(text: str) -> dict[str, int]:
-    """``'pose=64,seg=4'`` -> ``{'pose': 64, 'seg': 4}`` (argparse type of --device-batch)."""
+def _task_overrides(text: str, parse: Callable[[str], object], form: str) -> dict:
+    """``'pose=<v>,seg=<v>'`` -> ``{'pose': parse(v), ...}`` for the tasks pose/seg/det;
+    ``parse`` returns None for a bad value, and any bad item is an argparse error quoting
+    ``form``."""
     out = {}
     for item in filter(None, text.split(',')):
         key, _, value = item.partition('=')
-        if key not in ('pose', 'seg', 'det') or not value.isdigit() or int(value) < 1:
-            raise argparse.ArgumentTypeError(
-                f"expected pose=N,seg=N,det=N with N >= 1, got '{item}'")
-        out[key] = int(value)
+        parsed = parse(value) if key in ('pose', 'seg', 'det') else None
+        if parsed is None:
+            raise argparse.ArgumentTypeError(f"expected {form}, got '{item}'")
+        out[key] = parsed
     return out
+
+
+def _batch_overrides(text: str) -> dict[str, int]:
+    """``'pose=64,seg=4'`` -> ``{'pose': 64, 'seg': 4}`` (argparse type of --device-batch)."""
+    return _task_overrides(text, lambda v: int(v) if v.isdigit() and int(v) >= 1 else None,
+                           'pose=N,seg=N,det=N with N >= 1')
+
+
+def _hw_overrides(text: str) -> dict[str, tuple[int, int]]:
+    """``'pose=64x48'`` -> ``{'pose': (64, 48)}``, (H, W) (argparse type of --device-hw)."""
+    def parse(v):
+        m = re.fullmatch(r'(\d+)x(\d+)', v)
+        return (int(m[1]), int(m[2])) if m and int(m[1]) >= 32 and int(m[2]) >= 32 else None
+    return _task_overrides(text, parse, 'pose=HxW,seg=HxW,det=HxW with H, W >= 32')
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
@@ -1731,6 +1749,9 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                     'channels_last (/ + compile), with the peak memory')
     ap.add_argument('--device-batch', type=_batch_overrides, default={},
                     metavar='pose=N,seg=N,det=N', help='--device: other batch sizes')
+    ap.add_argument('--device-hw', type=_hw_overrides, default={},
+                    metavar='pose=HxW,seg=HxW,det=HxW',
+                    help='--device: other input sizes (e.g. a small one to try the script)')
     ap.add_argument('--skip-det', action='store_true', help='--device: no detection figure')
     ap.add_argument('--no-compile', action='store_true',
                     help='--device: leave out the compiled variant')
