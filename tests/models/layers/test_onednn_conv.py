@@ -158,7 +158,9 @@ def test_copies_and_pickles_drop_the_packed_weights():
         y = fast(x)
         assert len(fast._packed) == 1
         for clone in (copy.deepcopy(fast), pickle.loads(pickle.dumps(fast))):
-            assert not clone._packed and clone.post == 'relu'
+            assert not clone._packed and clone._last is None and clone.post == 'relu'
+            assert torch.equal(clone(x), y) and len(clone._packed) == 1
+            assert clone._last[1] is next(iter(clone._packed.values()))  # the fast path's
             assert torch.equal(clone(x), y) and len(clone._packed) == 1
 
 
