@@ -47,8 +47,8 @@ def _conv_args(conv: nn.Conv2d) -> tuple:
 
 
 def _fused(x: Tensor, packed: Tensor, conv: nn.Conv2d, post: str,
-           other: Optional[Tensor], args: Optional[tuple] = None) -> Tensor:
-    args = args or _conv_args(conv)
+           other: Optional[Tensor], args: tuple) -> Tensor:
+    """``post(conv(x) [+ other])`` through the fused kernel; ``args``: ``_conv_args(conv)``."""
     bias = conv.bias
     if bias is not None and torch.is_grad_enabled():
         bias = bias.detach()
@@ -83,7 +83,8 @@ def onednn_available() -> tuple[bool, str]:
                 for fmt in (torch.contiguous_format, torch.channels_last):
                     xf, of = (t.contiguous(memory_format=fmt) for t in (x, other))
                     ref = F.relu(conv(xf) + of)
-                    out = _fused(xf, _pack(conv.weight, conv, tuple(xf.shape)), conv, 'relu', of)
+                    out = _fused(xf, _pack(conv.weight, conv, tuple(xf.shape)), conv, 'relu', of,
+                                 _conv_args(conv))
                     if out.shape != ref.shape or not torch.allclose(out, ref, rtol=1e-5,
                                                                     atol=1e-6):
                         result = (False, 'the fused oneDNN kernel disagrees with F.conv2d '
