@@ -3,11 +3,11 @@ from __future__ import annotations
 
 from typing import Sequence
 
-import torch
 import torch.nn.functional as F
 import torch.utils.checkpoint as cp
 from torch import Tensor, nn
 
+from hrnet_train.models.layers.resize_concat import resize_concat
 from hrnet_train.registry import MODELS
 
 
@@ -67,10 +67,8 @@ class HRFPN(nn.Module):
     def forward(self, feats: Sequence[Tensor]) -> tuple[Tensor, ...]:
         if len(feats) != len(self.in_channels):
             raise ValueError(f'expected {len(self.in_channels)} branches, got {len(feats)}')
-        size = feats[0].shape[-2:]
         # exact size rather than scale_factor 2**i: equal for padded inputs, and robust otherwise
-        x = torch.cat([feats[0]] + [F.interpolate(f, size=size, mode='bilinear',
-                                                  align_corners=False) for f in feats[1:]], dim=1)
+        x = resize_concat(feats, align_corners=False)
         x = self._conv(self.reduction_conv, x)
         levels = [x] + [F.avg_pool2d(x, kernel_size=2 ** i, stride=2 ** i)
                         for i in range(1, self.num_outs)]

@@ -3,10 +3,9 @@ from __future__ import annotations
 
 from typing import Sequence
 
-import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
+from hrnet_train.models.layers.resize_concat import resize_concat
 from hrnet_train.registry import MODELS
 
 
@@ -37,9 +36,4 @@ class HRNetV2Concat(nn.Module):
     def forward(self, feats: Sequence[Tensor]) -> Tensor:
         if len(feats) != len(self.in_channels):
             raise ValueError(f'expected {len(self.in_channels)} branches, got {len(feats)}')
-        size = feats[0].shape[-2:]
-        resized = [feats[0]] + [
-            F.interpolate(f, size=size, mode='bilinear', align_corners=self.align_corners)
-            for f in feats[1:]
-        ]
-        return torch.cat(resized, dim=1)
+        return resize_concat(feats, align_corners=self.align_corners)
