@@ -354,6 +354,25 @@ def test_ab_peer_cli(tmp_path, capsys):
     assert '| ab_pose_w32_train | 8 | 1 |' in capsys.readouterr().out
 
 
+def test_ab_seg_pairs_option(tmp_path, monkeypatch):
+    """--ab-seg-pairs INFER,TRAIN reaches both seg figures (default 5,3; 5,2 with --quick);
+    a malformed value is a one-line argparse error."""
+    _write_fake_peer(tmp_path)
+    calls = []
+    monkeypatch.setattr(B, 'load_peer_seg', lambda *a, **k: (None, None))
+    monkeypatch.setattr(B, 'measure_ab_seg',
+                        lambda *a, **k: calls.append((k['infer_pairs'], k['train_pairs'])))
+    base = ['--ab-peer', str(tmp_path), '--skip-pose', '--threads', '1']
+    for extra, expected in (([], (5, 3)), (['--quick'], (5, 2)),
+                            (['--ab-seg-pairs', '2,8'], (2, 8))):
+        calls.clear()
+        B.run_ab(B.parse_args(base + extra))
+        assert calls == [expected] * len(B.SEG_CONFIGS)
+    for bad in ('8', '0,3', '2,x'):
+        with pytest.raises(SystemExit):
+            B.parse_args(base + ['--ab-seg-pairs', bad])
+
+
 def test_ab_seg_records(session, tmp_path):
     """The tiny seg model against a fake mmseg built by the peer's own loader: inference and
     training records with both speeds; a model with other than the peer's 19 classes is

@@ -12,7 +12,7 @@
         [--device-hw pose=HxW,seg=HxW,det=HxW] [--skip-pose] [--skip-seg] [--skip-det]
         [--no-compile] [--out FILE]
     python tools/analysis/benchmark.py --ab-peer PEER_BENCH_DIR --peer-site SITE_PACKAGES
-        [--ab-pairs 10] [--quick] [--skip-pose] [--skip-seg] [--channels-last]
+        [--ab-pairs 10] [--ab-seg-pairs 5,3] [--quick] [--skip-pose] [--skip-seg] [--channels-last]
         [--fuse-bn | --onednn] [--compile] [--out FILE]
 
 Mirrors ``/work/shared/bench/peer_bench.py`` (mmpose 1.3.2 / mmseg 1.2.2, see docs/benchmark.md) so
@@ -1638,8 +1638,9 @@ def run_ab(args: argparse.Namespace) -> tuple[dict, list[dict]]:
         for name, config in SEG_CONFIGS:
             peer_seg, peer_samples = load_peer_seg(args.ab_peer, int(name.split('_w')[1]),
                                                    args.peer_site)
+            infer_pairs, train_pairs = args.ab_seg_pairs or (5, 2 if args.quick else 3)
             measure_ab_seg(session, peer_seg, peer_samples, config, name=f'ab_{name}',
-                           train_pairs=2 if args.quick else 3,
+                           infer_pairs=infer_pairs, train_pairs=train_pairs,
                            channels_last=args.channels_last, fuse_bn=args.fuse_bn,
                            backbone=_cli_backbone(args))
             del peer_seg
@@ -1684,6 +1685,14 @@ def _hw_overrides(text: str) -> dict[str, tuple[int, int]]:
         m = re.fullmatch(r'(\d+)x(\d+)', v)
         return (int(m[1]), int(m[2])) if m and int(m[1]) >= 32 and int(m[2]) >= 32 else None
     return _task_overrides(text, parse, 'pose=HxW,seg=HxW,det=HxW with H, W >= 32')
+
+
+def _pair_counts(text: str) -> tuple[int, int]:
+    """``'5,8'`` -> ``(5, 8)`` (argparse type of --ab-seg-pairs: inference, training)."""
+    m = re.fullmatch(r'(\d+),(\d+)', text)
+    if not m or min(int(m[1]), int(m[2])) < 1:
+        raise argparse.ArgumentTypeError(f"expected INFER,TRAIN pair counts >= 1, got '{text}'")
+    return int(m[1]), int(m[2])
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
@@ -1736,12 +1745,15 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     ap.add_argument('--loader-model-rate', type=float, default=None, metavar='IMG_PER_S',
                     help="--loader: the model's training img/s, to print loader / model")
     ap.add_argument('--ab-peer', metavar='PEER_BENCH_DIR', default=None,
-                    help="only the pose figures, as interleaved A/B pairs against the peer's "
-                    'model built in this process by PEER_BENCH_DIR/peer_bench.py')
+                    help="only the pose and seg figures, as interleaved A/B pairs against the "
+                    "peer's models built in this process by PEER_BENCH_DIR/peer_bench.py")
     ap.add_argument('--peer-site', metavar='SITE_PACKAGES', default=None,
                     help="--ab-peer: the peer venv's site-packages (appended to sys.path for "
                     'mmpose)')
-    ap.add_argument('--ab-pairs', type=int, default=10, help='--ab-peer: pairs per figure')
+    ap.add_argument('--ab-pairs', type=int, default=10, help='--ab-peer: pairs per pose figure')
+    ap.add_argument('--ab-seg-pairs', type=_pair_counts, default=None, metavar='INFER,TRAIN',
+                    help='--ab-peer: pairs per seg inference and training figure (default 5,3; '
+                    '5,2 with --quick)')
     ap.add_argument('--skip-pose', action='store_true', help='--ab-peer, --device: no pose figures')
     ap.add_argument('--device', default=None,
                     help="only the training throughput on this device ('cuda', or 'cpu' to try "
