@@ -42,6 +42,12 @@ def _compiling() -> bool:
     return bool(compiler is not None and getattr(compiler, 'is_compiling', lambda: False)())
 
 
+def capturing_graph() -> bool:
+    """Under ``torch.compile`` or ``torch.jit`` tracing (ONNX export), where the layers' eager
+    fast paths step aside for the plain ops."""
+    return _compiling() or torch.jit.is_tracing()
+
+
 def recompute_applies(bn: nn.Module, conv: nn.Module, x: Tensor) -> bool:
     """True when :func:`bn_relu_conv` would recompute: autograd on, ``bn`` a training-mode
     ``nn.BatchNorm2d`` (not SyncBN or another norm), ``conv`` a zero-padded ``nn.Conv2d``, a
@@ -52,7 +58,7 @@ def recompute_applies(bn: nn.Module, conv: nn.Module, x: Tensor) -> bool:
             and isinstance(conv.padding, tuple) and x.is_floating_point()
             and (x.requires_grad or any(p.requires_grad for p in (*bn.parameters(),
                                                                   *conv.parameters())))
-            and not (_autocast_on() or _compiling() or torch.jit.is_tracing()))
+            and not (_autocast_on() or capturing_graph()))
 
 
 def _batch_norm_train(bn: nn.BatchNorm2d, x: Tensor) -> tuple[Tensor, Tensor, Tensor]:

@@ -27,7 +27,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch import Tensor
 
-from .bn_relu_conv import _compiling
+from .bn_relu_conv import capturing_graph
 
 POSTS = ('none', 'relu')
 _MAX_SHAPES = 8  # packed weights kept per convolution (seg tests at several sizes)
@@ -154,7 +154,7 @@ class OneDNNConv2d(nn.Conv2d):
             return False
         return (weight.dtype is torch.float32
                 and (other is None or (other.dtype is torch.float32 and other.is_cpu))
-                and not (torch.jit.is_tracing() or _compiling()) and onednn_available()[0])
+                and not capturing_graph() and onednn_available()[0])
 
     def _packed_weight(self, shape: tuple[int, ...]) -> Tensor:
         # Keyed by the weight's storage and version too: .to(), load_state_dict and in-place

@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .bn_relu_conv import _compiling
+from .bn_relu_conv import capturing_graph
 
 
 def _dense_channels_last(grad: Tensor) -> Tensor:
@@ -39,7 +39,7 @@ def resize_concat(feats: Sequence[Tensor], *, align_corners: bool = False) -> Te
     """
     size = feats[0].shape[-2:]
     out = [feats[0]]
-    hook = not (_compiling() or torch.jit.is_tracing())
+    hook = not capturing_graph()
     for f in feats[1:]:
         up = F.interpolate(f, size=size, mode='bilinear', align_corners=align_corners)
         if (hook and up.requires_grad and up.is_contiguous(memory_format=torch.channels_last)
