@@ -37,6 +37,7 @@ _DATALOADER_KEYS = frozenset({'dataset', 'sampler', 'batch_sampler', 'collate_fn
 _RUNNER_CONFIG_KEYS = frozenset({
     'model_wrapper_cfg', 'sync_bn', 'find_unused_parameters', 'activation_checkpointing',
     'efficient_conv_bn_eval', 'compile', 'channels_last', 'fuse_bn', 'keep_freed_memory',
+    'fused_optimizer',
     'runner_type',
     'custom_imports', 'strategy', 'tta_model', 'tta_pipeline', 'work_dir', 'launcher'})
 # mmcv 1.x / mmdet 2.x keys that mmengine never reads; an outdated config is an error.

@@ -29,6 +29,9 @@ What it changes relative to mmengine 0.10.7 (REFERENCE §5.2, §6):
   CPU convolutions through oneDNN's prepacked kernels with their ReLU and residual add fused
   (:func:`hrnet_train.models.utils.fuse_onednn`; with ``channels_last``, which it turns on; the
   folding alone, with a warning, where the kernel is unavailable).
+- Adam, AdamW and SGD are built with torch's fused kernel (``fused=True``) where the build has
+  it for the parameters' device (:mod:`hrnet_train.engine.fused_optimizer`; ``fused_optimizer =
+  False`` turns it off).
 - ``keep_freed_memory = True`` (CPU runs): glibc malloc keeps freed blocks for reuse instead of
   unmapping them (:mod:`hrnet_train.utils.malloc`): large-activation training steps stop
   faulting their pages in again every step.
@@ -64,6 +67,7 @@ from hrnet_train.utils.malloc import keep_freed_memory
 from .channels_last import enable_channels_last
 from .checkpoint import find_latest_checkpoint
 from .dist import init_cpu_dist
+from .fused_optimizer import with_fused_optimizer
 from .hooks import DatasetMetaCheckHook, PreemptionCheckpointHook
 from .work_dir_lock import WorkDirInUseError, WorkDirLock
 
@@ -95,6 +99,7 @@ class Runner(MMEngineRunner):
         fuse_bn (bool | 'onednn'): fold BatchNorm into the convolutions for ``test()``
             (``'onednn'``: and oneDNN's fused CPU convolutions).
         keep_freed_memory (bool): CPU runs: glibc malloc keeps freed memory for reuse.
+        fused_optimizer (bool): default True: Adam/AdamW/SGD with ``fused=True`` where available.
     """
 
     def train(self) -> nn.Module:
@@ -221,6 +226,18 @@ class Runner(MMEngineRunner):
             hooks = {name: hook for name, hook in hooks.items()
                      if hook is not None or name in _MMENGINE_DEFAULT_HOOKS}
         super().register_default_hooks(hooks)
+
+    def build_optim_wrapper(self, optim_wrapper):
+        """mmengine's build, with ``optimizer.fused = True`` for Adam, AdamW and SGD where
+        torch has the kernel (:mod:`hrnet_train.engine.fused_optimizer`; config key
+        ``fused_optimizer``, default True; an optimizer config setting ``fused`` or ``foreach``
+        is kept)."""
+        if self.cfg.get('fused_optimizer', True):
+            model = self.model.module if is_model_wrapper(self.model) else self.model
+            optim_wrapper, message = with_fused_optimizer(optim_wrapper, model.parameters())
+            if message:
+                self.logger.info(f'fused_optimizer: {message}')
+        return super().build_optim_wrapper(optim_wrapper)
 
     def build_train_loop(self, loop):
         """Build the train loop, upgrading mmengine's to the fast-resume ones.

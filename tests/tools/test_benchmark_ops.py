@@ -92,3 +92,52 @@ def test_parse_args_ops_flag():
     assert B.parse_args(['--ops']).ops and not B.parse_args([]).ops
     with pytest.raises(SystemExit):
         B.parse_args(['--ops', '--threads'])
+
+
+POSE_TINY = ROOT / 'configs/pose/hrnet-w18-small_coco-tiny-128x96_quickstart.py'
+
+
+def test_optimizer_step_records():
+    """--optim: the config's Adam and SGD(momentum 0.9), each implementation this torch builds,
+    over the config model's parameters; the table's default / fused column."""
+    from hrnet_train.engine.fused_optimizer import fused_kernel_available
+    session = _session()
+    session.measure_peak()
+    recs = B.measure_optimizer(session, POSE_TINY, timing=ONE_RUN)
+    kinds = ['default', 'foreach'] + (['fused'] if fused_kernel_available('Adam', 'cpu') else [])
+    assert [(r['optimizer'], r['backend']) for r in recs] == (
+        [('Adam', k) for k in kinds] + [('SGD', k) for k in kinds])
+    params = B.build_model(POSE_TINY).parameters()
+    n = sum(p.numel() for p in params)
+    for r in recs:
+        assert r['bench'] == 'ops_optimizer_step' and r['ms_per_iter'] > 0
+        assert r['params_m'] == pytest.approx(n / 1e6, rel=1e-4)
+        json.dumps(r)
+    assert recs[0]['kwargs'] == {'lr': 3e-3} and recs[-1]['kwargs'] == {'lr': 1e-3,
+                                                                        'momentum': 0.9}
+    lines = B.format_optimizer_table(recs).splitlines()
+    assert lines[0] == '| optimizer step | default ms | foreach ms | fused ms | default / fused |'
+    assert len(lines) == 4 and lines[2].startswith("| Adam {'lr': 0.003}, ")
+    if 'fused' in kinds:
+        ms = {r['backend']: r['ms_per_iter'] for r in recs[:3]}
+        assert lines[2].endswith(f"| {ms['default'] / ms['fused']:.2f} |")
+
+
+def test_benchmark_sgd_is_the_runners():
+    """Our steps' SGD is built as the runner builds it (fused where torch has the kernel)."""
+    from hrnet_train.engine.fused_optimizer import fused_kernel_available
+    opt = B._sgd(torch.nn.Linear(2, 2), lr=0.1, momentum=0.9)
+    assert (opt.defaults['lr'], opt.defaults['momentum']) == (0.1, 0.9)
+    fused = fused_kernel_available('SGD', 'cpu')
+    assert bool(opt.defaults['fused']) is fused
+    assert B._sgd_label(opt, 'momentum=0.9') == ('SGD(momentum=0.9, fused)' if fused
+                                                  else 'SGD(momentum=0.9)')
+
+
+def test_optim_cli(tmp_path, monkeypatch):
+    monkeypatch.setattr(B, 'Session', lambda threads: _session())
+    out = tmp_path / 'optim.json'
+    assert B.main(['--optim', '--pose-config', str(POSE_TINY), '--quick', '--out', str(out)]) == 0
+    data = json.loads(out.read_text())
+    assert {r['bench'] for r in data['results']} == {'matmul_fp32_64', 'ops_optimizer_step'}
+    assert data['table_md'].startswith('| optimizer step | default ms |')

@@ -6,6 +6,7 @@
         [--peer PEER_JSON]
     python tools/analysis/benchmark.py --compare OURS_JSON PEER_JSON
     python tools/analysis/benchmark.py --ops [--quick] [--threads 2] [--out FILE]
+    python tools/analysis/benchmark.py --optim [--pose-config CONFIG] [--quick] [--out FILE]
     python tools/analysis/benchmark.py --loader [--workers 0,1,2] [--batch-size 32]
         [--reduced-decode] [--loader-model-rate IMG_PER_S] [--out FILE]
     python tools/analysis/benchmark.py --device cuda [--quick] [--device-batch pose=N,seg=N,det=N]
@@ -49,6 +50,10 @@ here (``torch``, and ``torchvision`` where it imports): RoIAlign forward and for
 the detector's RoI extractor calls it (512 RoIs x 256 channels x 7 x 7 over the stride 4..32 maps
 of an 800 x 1216 image, one call per level, adaptive sampling, ``aligned=True``) and NMS of 1000
 and 5000 boxes; it prints ms/iter per backend and torch / torchvision when both exist.
+
+``--optim`` measures only ``optimizer.step()`` over the pose config's model parameters: the config's
+optimizer (Adam for the pose recipe) and SGD(momentum 0.9), each with torch's default per-tensor
+loop, ``foreach=True`` and ``fused=True`` (which the runner builds).
 
 ``--loader`` measures the COCO train pipeline through the real data loader instead: the config's
 ``train_dataloader`` (its sampler, ``pseudo_collate``), built by the runner's ``build_dataloader``
@@ -403,6 +408,24 @@ def _inference_model(model, *, fuse_bn: FuseBN, compile: bool):
     return net
 
 
+def _sgd(model, **kwargs) -> 'torch.optim.SGD':
+    """SGD over ``model``'s parameters as the runner builds it: ``fused=True`` where torch has
+    the kernel for their device (:mod:`hrnet_train.engine.fused_optimizer`); the peer's steps
+    keep torch's default."""
+    import torch
+
+    from hrnet_train.engine.fused_optimizer import with_fused_optimizer
+    cfg, _ = with_fused_optimizer(dict(optimizer=dict(type='SGD', **kwargs)), model.parameters())
+    kwargs = dict(cfg['optimizer'])
+    del kwargs['type']
+    return torch.optim.SGD(model.parameters(), **kwargs)
+
+
+def _sgd_label(opt, args: str) -> str:
+    """The records' optimizer: ``SGD(<args>)``, with ``fused`` when it is."""
+    return f"SGD({args}{', fused' if opt.defaults.get('fused') else ''})"
+
+
 def _pose_train_step(model, opt, x, amp: Optional[str]):
     """One training step of a top-down pose model on the batch ``x``: forward
     (``mode='tensor'``), the model's loss module (KeypointMSELoss with target weights) against
@@ -462,14 +485,14 @@ def measure_pose(session: Session, config: str | os.PathLike = POSE_CONFIG, *,
     if compile:
         from hrnet_train.models.utils import compile_network
         compile_network(model, dynamic=False)
-    opt = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9)
+    opt = _sgd(model, lr=1e-3, momentum=0.9)
     for bs in train_batches:
         x = _prepare(model, torch.randn(bs, 3, *hw), channels_last)
         step, _, _ = _pose_train_step(model, opt, x, amp)
         out.append(session.time_model(step, timings['pose_train'], f'{name}_train', label,
                                       'train', bs, hw, gmacs, params, gmacs_readme=readme,
-                                      optimizer='SGD(momentum=0.9)', loss='KeypointMSELoss',
-                                      **var))
+                                      optimizer=_sgd_label(opt, 'momentum=0.9'),
+                                      loss='KeypointMSELoss', **var))
     return out  # the model and optimizer are freed with this frame
 
 
@@ -642,7 +665,7 @@ def measure_ab_pose(session: Session, peer_model, config: str | os.PathLike = PO
         from hrnet_train.models.utils import compile_network
         compile_network(ours, dynamic=False)
     peer_opt = torch.optim.SGD(peer_model.parameters(), lr=1e-3, momentum=0.9)
-    ours_opt = torch.optim.SGD(ours.parameters(), lr=1e-3, momentum=0.9)
+    ours_opt = _sgd(ours, lr=1e-3, momentum=0.9)
     for bs in train_batches:
         x = torch.randn(bs, 3, *hw)
         ours_step, target, weights = _pose_train_step(
@@ -656,7 +679,8 @@ def measure_ab_pose(session: Session, peer_model, config: str | os.PathLike = PO
             peer_opt.step()
         n = max(2, pairs // 2) if bs > 8 else pairs
         out.append(_ab_record(session, f'{name}_train', 'train', bs, hw,
-                              interleaved_ab(peer_step, ours_step, pairs=n, warm=1), n, var))
+                              interleaved_ab(peer_step, ours_step, pairs=n, warm=1), n,
+                              dict(var, ours_optimizer=_sgd_label(ours_opt, 'momentum=0.9'))))
     return out
 
 
@@ -705,7 +729,7 @@ def measure_ab_seg(session: Session, peer_model, peer_samples: Callable, config:
     labels = _seg_labels(train_batch, hw, 19)
     peer_batch = peer_samples(labels)
     peer_opt = torch.optim.SGD(peer_model.parameters(), lr=0.01, momentum=0.9, weight_decay=5e-4)
-    ours_opt = torch.optim.SGD(ours.parameters(), lr=0.01, momentum=0.9, weight_decay=5e-4)
+    ours_opt = _sgd(ours, lr=0.01, momentum=0.9, weight_decay=5e-4)
 
     def peer_step():
         peer_opt.zero_grad(set_to_none=True)
@@ -715,7 +739,8 @@ def measure_ab_seg(session: Session, peer_model, peer_samples: Callable, config:
                                                  for lab in labels], None)
     out.append(_ab_record(session, f'{name}_train', 'train', train_batch, hw,
                           interleaved_ab(peer_step, ours_step, pairs=train_pairs, warm=1),
-                          train_pairs, var))
+                          train_pairs,
+                          dict(var, ours_optimizer=_sgd_label(ours_opt, 'momentum=0.9, wd=5e-4'))))
     return out
 
 
@@ -764,7 +789,7 @@ def measure_seg(session: Session, config: str | os.PathLike, *, name: str, label
     if compile:
         from hrnet_train.models.utils import compile_network
         compile_network(model, dynamic=False)
-    opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=5e-4)
+    opt = _sgd(model, lr=0.01, momentum=0.9, weight_decay=5e-4)
     x = _prepare(model, torch.randn(train_batch, 3, *hw), channels_last)
     samples = [BaseDataElement(gt_seg_map=lab)
                for lab in _seg_labels(train_batch, hw, model.num_classes)]
@@ -772,7 +797,7 @@ def measure_seg(session: Session, config: str | os.PathLike, *, name: str, label
     step = _loss_step(model, opt, x, samples, amp)
     out.append(session.time_model(step, timings['seg_train'], f'{name}_train', label, 'train',
                                   train_batch, hw, gmacs, params,
-                                  optimizer='SGD(momentum=0.9, wd=5e-4)',
+                                  optimizer=_sgd_label(opt, 'momentum=0.9, wd=5e-4'),
                                   loss='CrossEntropyLoss(class_weight)', **var))
     return out  # the model and optimizer are freed with this frame
 
@@ -842,14 +867,14 @@ def measure_det(session: Session, config: str | os.PathLike = DET_CONFIG, *,
                                   **var))
 
     model.train()
-    opt = torch.optim.SGD(model.parameters(), lr=0.02, momentum=0.9, weight_decay=1e-4)
+    opt = _sgd(model, lr=0.02, momentum=0.9, weight_decay=1e-4)
     x = _prepare(model, torch.randn(train_batch, 3, *hw), channels_last)
     batch = samples(train_batch, g)
 
     step = _loss_step(model, opt, x, batch, None)
     out.append(session.time_model(step, timings['seg_train'], f'{name}_train', label, 'train',
                                   train_batch, hw, gmacs, params,
-                                  optimizer='SGD(momentum=0.9, wd=1e-4)',
+                                  optimizer=_sgd_label(opt, 'momentum=0.9, wd=1e-4'),
                                   loss='RPN + RoI head (CE, L1)', **var))
     return out
 
@@ -899,15 +924,15 @@ def _gpu_step(kind: str, model, x, amp: Optional[str]) -> Callable[[], None]:
     import torch
     from mmengine.structures import BaseDataElement
     if kind == 'pose':
-        opt = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9)
+        opt = _sgd(model, lr=1e-3, momentum=0.9)
         return _pose_train_step(model, opt, x, amp)[0]
     n, hw = x.shape[0], tuple(x.shape[-2:])
     if kind == 'seg':
-        opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=5e-4)
+        opt = _sgd(model, lr=0.01, momentum=0.9, weight_decay=5e-4)
         samples = [BaseDataElement(gt_seg_map=lab.to(x.device))
                    for lab in _seg_labels(n, hw, model.num_classes)]
     elif kind == 'det':
-        opt = torch.optim.SGD(model.parameters(), lr=0.02, momentum=0.9, weight_decay=1e-4)
+        opt = _sgd(model, lr=0.02, momentum=0.9, weight_decay=1e-4)
         samples = _det_samples(n, hw, 8, model.num_classes, torch.Generator().manual_seed(0),
                                device=x.device)
     else:
@@ -1452,8 +1477,72 @@ def format_ops_table(records: Sequence[dict]) -> str:
     return '\n'.join(lines)
 
 
+OPTIMIZER_KINDS = ('default', 'foreach', 'fused')
+
+
+def measure_optimizer(session: Session, config: str | os.PathLike = POSE_CONFIG, *,
+                      kinds: Sequence[str] = OPTIMIZER_KINDS,
+                      timing: Optional[Timing] = None) -> list[dict]:
+    """``optimizer.step()`` over the parameters of ``config``'s model, per torch implementation
+    (``default``: neither ``fused`` nor ``foreach``, torch's per-tensor loop on CPU; ``foreach``;
+    ``fused``, which the runner picks, :mod:`hrnet_train.engine.fused_optimizer`), for the
+    config's optimizer and for the benchmark steps' SGD(momentum 0.9). Gradients are fixed random
+    values; an implementation this torch cannot build is left out. Records ``ops_optimizer_step``.
+    """
+    import torch
+    from mmengine.config import Config
+
+    from hrnet_train.engine.fused_optimizer import FUSED_OPTIMIZERS
+    timing = timing or ops_timing(False)
+    model = build_model(config)
+    params = [p for p in model.parameters() if p.requires_grad]
+    g = torch.Generator().manual_seed(0)
+    for p in params:
+        p.grad = torch.randn(p.shape, generator=g) * 1e-3
+    opt_cfg = dict(Config.fromfile(str(config)).optim_wrapper.optimizer)
+    name = str(opt_cfg.pop('type')).split('.')[-1]
+    setups = [(name, opt_cfg)]
+    if name != 'SGD':
+        setups.append(('SGD', dict(lr=1e-3, momentum=0.9)))
+    shape = dict(config=Path(config).name, params_m=sum(p.numel() for p in params) / 1e6,
+                 tensors=len(params))
+    out = []
+    for opt_name, kwargs in setups:
+        if opt_name not in FUSED_OPTIMIZERS:
+            continue
+        for kind in kinds:
+            extra = {} if kind == 'default' else {kind: True}
+            try:
+                opt = FUSED_OPTIMIZERS[opt_name](params, **kwargs, **extra)
+            except (RuntimeError, ValueError, TypeError):
+                continue  # no such kernel in this torch build
+            p0 = session.probe()
+            t, ts = bench(opt.step, timing)
+            out.append(_ops_record(session, 'ops_optimizer_step', kind, t, ts, p0,
+                                   optimizer=opt_name, kwargs=dict(kwargs), **shape))
+            del opt
+    return out
+
+
+def format_optimizer_table(records: Sequence[dict]) -> str:
+    """Markdown table of the ``ops_optimizer_step`` records: ms per step per implementation."""
+    rows: dict[str, dict[str, float]] = {}
+    for r in records:
+        if r.get('bench') == 'ops_optimizer_step':
+            what = f"{r['optimizer']} {r['kwargs']}, {r['params_m']:.1f} M params ({r['tensors']})"
+            rows.setdefault(what, {})[r['backend']] = r['ms_per_iter']
+    lines = ['| optimizer step | ' + ' | '.join(f'{k} ms' for k in OPTIMIZER_KINDS)
+             + ' | default / fused |', '|---|' + '---|' * (len(OPTIMIZER_KINDS) + 1)]
+    for what, ms in rows.items():
+        cells = [f'{ms[k]:.1f}' if k in ms else '' for k in OPTIMIZER_KINDS]
+        ratio = f"{ms['default'] / ms['fused']:.2f}" if {'default', 'fused'} <= set(ms) else ''
+        lines.append(f"| {what} | {' | '.join(cells)} | {ratio} |")
+    return '\n'.join(lines)
+
+
 def run_ops(args: argparse.Namespace) -> tuple[dict, list[dict]]:
-    """The ``--ops`` run: matmul reference, then :func:`measure_ops`; returns (meta, records)."""
+    """The ``--ops`` / ``--optim`` run: matmul reference, then :func:`measure_ops` or
+    :func:`measure_optimizer`; returns (meta, records)."""
     import torch
 
     from hrnet_train.ops import _backend
@@ -1472,7 +1561,10 @@ def run_ops(args: argparse.Namespace) -> tuple[dict, list[dict]]:
     t0 = time.time()
     session = Session(threads=args.threads)
     session.measure_peak()
-    measure_ops(session, timing=ops_timing(args.quick))
+    if args.optim:
+        measure_optimizer(session, args.pose_config, timing=ops_timing(args.quick))
+    else:
+        measure_ops(session, timing=ops_timing(args.quick))
     meta['total_wall_s'] = round(time.time() - t0, 1)
     return meta, session.records
 
@@ -1738,6 +1830,9 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     ap.add_argument('--data-root', default=str(COCO_TINY))
     ap.add_argument('--ops', action='store_true',
                     help='measure only the detection box ops (roi_align, nms) per backend')
+    ap.add_argument('--optim', action='store_true',
+                    help="measure only optimizer.step() over --pose-config's model: the config's "
+                    'optimizer and SGD, default / foreach / fused')
     ap.add_argument('--loader', action='store_true',
                     help='measure only the train data loader, samples/s per --workers count')
     ap.add_argument('--workers', default='0,1,2', help='--loader: num_workers values, e.g. 0,1,2')
@@ -1800,8 +1895,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         meta, records = run_ab(args)
         table = format_ab_table(records)
     else:
-        meta, records = run_ops(args) if args.ops else run(args)
-        table = format_ops_table(records) if args.ops else format_table(records)
+        meta, records = run_ops(args) if args.ops or args.optim else run(args)
+        table = (format_ops_table(records) if args.ops else
+                 format_optimizer_table(records) if args.optim else format_table(records))
     print(table)
     result = dict(meta=meta, results=records, table_md=table)
     if args.peer:
