@@ -12,6 +12,8 @@
     python tools/analysis/benchmark.py --device cuda [--quick] [--device-batch pose=N,seg=N,det=N]
         [--device-hw pose=HxW,seg=HxW,det=HxW] [--skip-pose] [--skip-seg] [--skip-det]
         [--no-compile] [--out FILE]
+    python tools/analysis/benchmark.py --switches CONFIG [--switch-pairs 6] [--compile]
+        [--keep-freed-memory] [--out FILE]
     python tools/analysis/benchmark.py --ab-peer PEER_BENCH_DIR --peer-site SITE_PACKAGES
         [--ab-pairs 10] [--ab-seg-pairs 5,3] [--quick] [--skip-pose] [--skip-seg] [--channels-last]
         [--fuse-bn | --onednn] [--compile] [--out FILE]
@@ -1753,6 +1755,186 @@ def format_ab_table(records: Sequence[dict]) -> str:
     return '\n'.join(rows)
 
 
+# ------------------------------------------------------------------------------------------------
+# --switches: which speed switches pay off on this machine
+# ------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Switch:
+    """One speed switch as ``--switches`` measures it against the defaults: ``mode`` 'infer'
+    or 'train'; ``turn_on`` the config line / flag that turns it on; the variant's settings
+    (:func:`_switch_model`); ``compile`` switches only with ``--compile`` (minutes of graph
+    building each)."""
+    name: str
+    mode: str
+    turn_on: str
+    channels_last: bool = False
+    fuse_bn: FuseBN = False
+    compile: bool = False
+    backbone: Optional[dict] = None
+    fused_optimizer: bool = True
+
+
+#: The switches ``--switches`` measures, each against the defaults (NCHW, BatchNorm kept, eager,
+#: the backbone's default switches, the runner's fused SGD).
+SWITCHES = (
+    Switch('channels_last', 'infer', '`channels_last = True` / `--channels-last`',
+           channels_last=True),
+    Switch('fuse_bn', 'infer', '`fuse_bn = True` / `tools/test.py --fuse-bn`', fuse_bn=True),
+    Switch('fuse_bn + channels_last', 'infer', '`fuse_bn = True`, `channels_last = True`',
+           channels_last=True, fuse_bn=True),
+    Switch('onednn', 'infer', "`fuse_bn = 'onednn'` / `tools/test.py --onednn`",
+           channels_last=True, fuse_bn='onednn'),
+    Switch('compile + channels_last', 'infer', '`compile = True`, `channels_last = True`',
+           channels_last=True, compile=True),
+    Switch('channels_last', 'train', '`channels_last = True` / `--channels-last`',
+           channels_last=True),
+    Switch('plain BN-ReLU (more memory)', 'train', '`model.backbone.recompute_bn_relu = False`',
+           backbone=dict(recompute_bn_relu=False)),
+    Switch('no fused optimizer', 'train', '`fused_optimizer = False`', fused_optimizer=False),
+    Switch('compile + channels_last', 'train', '`compile = True`, `channels_last = True`',
+           channels_last=True, compile=True),
+)
+
+#: A switch is called faster / slower here when the median pair ratio is beyond this margin
+#: and the pairs agree on the side (min above 1 / max below 1).
+SWITCH_MARGIN = 0.05
+
+
+def switch_verdict(ratio_median: float, ratio_min: float, ratio_max: float) -> str:
+    """'faster', 'slower' or 'no clear difference' from the pair ratios (> 1: the switch is
+    faster); see :data:`SWITCH_MARGIN`."""
+    if ratio_median >= 1 + SWITCH_MARGIN and ratio_min > 1:
+        return 'faster'
+    if ratio_median <= 1 - SWITCH_MARGIN and ratio_max < 1:
+        return 'slower'
+    return 'no clear difference'
+
+
+def _switch_task(model) -> str:
+    from hrnet_train.models.detectors import EncoderDecoder, TopdownPoseEstimator
+    if isinstance(model, TopdownPoseEstimator):
+        return 'pose'
+    if isinstance(model, EncoderDecoder):
+        return 'seg'
+    raise ValueError(f'--switches measures top-down pose and segmentation configs; this one '
+                     f'builds a {type(model).__name__}')
+
+
+def _switch_model(config, switch: Optional[Switch], hw: Sequence[int], batch: int, mode: str):
+    """The model of ``config`` with ``switch``'s settings (None: the defaults), built with seed
+    0 (every variant starts from the same weights), and its call for ``mode``: inference
+    (eval, no grad; seg: ``inference``, logits at the input size) or one training step (pose:
+    as :func:`_pose_train_step`; seg: ``loss`` on random labels, as :func:`measure_ab_seg`;
+    SGD(momentum 0.9) built as the runner builds it, or torch's default with
+    ``fused_optimizer=False``). Returns (task, call)."""
+    import torch
+    from mmengine.structures import BaseDataElement
+    s = switch or Switch('default', mode, '')
+    torch.manual_seed(0)
+    model = build_model(config, backbone=s.backbone)
+    task = _switch_task(model)
+    x = torch.randn(batch, 3, *hw, generator=torch.Generator().manual_seed(1))
+    if mode == 'infer':
+        net = _inference_model(model, fuse_bn=s.fuse_bn, compile=s.compile)
+        x = _prepare(net, x, s.channels_last)
+        forward = net.inference if task == 'seg' else net
+
+        def infer():
+            with torch.no_grad():
+                return forward(x)
+        return task, infer
+    model.train()
+    if s.compile:
+        from hrnet_train.models.utils import compile_network
+        compile_network(model, dynamic=False)
+    kwargs = dict(lr=1e-3, momentum=0.9)
+    opt = _sgd(model, **kwargs) if s.fused_optimizer else torch.optim.SGD(model.parameters(),
+                                                                          **kwargs)
+    x = _prepare(model, x, s.channels_last)
+    if task == 'pose':
+        return task, _pose_train_step(model, opt, x, None)[0]
+    labels = [BaseDataElement(gt_seg_map=lab) for lab in _seg_labels(batch, hw,
+                                                                      model.num_classes)]
+    return task, _loss_step(model, opt, x, labels, None)
+
+
+def measure_switches(session: Session, config: str | os.PathLike = POSE_CONFIG, *,
+                     switches: Sequence[Switch] = SWITCHES, infer_batch: Optional[int] = None,
+                     train_batch: Optional[int] = None, input_hw: Optional[Sequence[int]] = None,
+                     pairs: int = 6, compile: bool = False) -> list[dict]:
+    """Each speed switch against the defaults on this machine, as an interleaved A/B in one
+    process (:func:`interleaved_ab`): both from the same weights and input, the pair ratios
+    default time / switch time (> 1: the switch is faster) and the verdict
+    (:func:`switch_verdict`); inference records also carry the outputs' largest difference
+    relative to the default's largest magnitude (what the switch changes in the numbers).
+    Pose configs at their input size, batch 8 / 8; seg configs at 512x1024, batch 1 / 2. The
+    ``compile`` switches only with ``compile=True``. Records ``switch_<task>_<mode>``."""
+    import torch
+    out = []
+    task = _switch_task(build_model(config))
+    hw = tuple(input_hw or (_config_input_hw(config) if task == 'pose' else SEG_INPUT_HW))
+    for mode in ('infer', 'train'):
+        chosen = [s for s in switches if s.mode == mode and (compile or not s.compile)]
+        if not chosen:
+            continue
+        batch = (infer_batch if mode == 'infer' else train_batch) or (
+            8 if task == 'pose' else 1 if mode == 'infer' else 2)
+        task, default = _switch_model(config, None, hw, batch, mode)
+        ref = default() if mode == 'infer' else None
+        for s in chosen:
+            _, call = _switch_model(config, s, hw, batch, mode)
+            rec = dict(bench=f'switch_{task}_{mode}', switch=s.name, turn_on=s.turn_on,
+                       mode=mode, batch=batch, input_hw=list(hw), pairs=pairs,
+                       config=Path(config).name)
+            if mode == 'infer':
+                y = call()
+                rec['max_rel_diff'] = float((y.float() - ref.float()).abs().max()
+                                            / ref.float().abs().max().clamp_min(1e-30))
+            ab = interleaved_ab(default, call, pairs=pairs, warm=1 if mode == 'train' else 2)
+            rec.update(default_img_per_s=batch / ab['a_median_s'],
+                       switch_img_per_s=batch / ab['b_median_s'],
+                       ratio_median=ab['ratio_median'], ratio_min=ab['ratio_min'],
+                       ratio_max=ab['ratio_max'],
+                       verdict=switch_verdict(ab['ratio_median'], ab['ratio_min'],
+                                              ab['ratio_max']),
+                       default_s=[round(t, 5) for t in ab['a_s']],
+                       switch_s=[round(t, 5) for t in ab['b_s']])
+            out.append(session.emit(rec))
+            del call
+            torch.manual_seed(0)
+    return out
+
+
+def format_switch_table(records: Sequence[dict]) -> str:
+    """Markdown table of the ``switch_*`` records."""
+    rows = ['| switch | figure | default img/s | with it img/s | speed-up (default time / time '
+            'with it), median (min-max) | outputs vs default | here | turn on |',
+            '|---|---|---|---|---|---|---|---|']
+    for r in records:
+        if str(r.get('bench', '')).startswith('switch_'):
+            diff = f"{r['max_rel_diff']:.1e}" if 'max_rel_diff' in r else ''
+            rows.append(f"| {r['switch']} | {r['mode']} bs {r['batch']} | "
+                        f"{r['default_img_per_s']:.3g} | {r['switch_img_per_s']:.3g} | "
+                        f"**{r['ratio_median']:.2f}** ({r['ratio_min']:.2f}-"
+                        f"{r['ratio_max']:.2f}) | {diff} | {r['verdict']} | {r['turn_on']} |")
+    return '\n'.join(rows)
+
+
+def run_switches(args: argparse.Namespace) -> tuple[dict, list[dict]]:
+    """``--switches CONFIG``: the matmul reference, then :func:`measure_switches`."""
+    import torch
+    meta = dict(date=time.strftime('%Y-%m-%d %H:%M:%S'), torch=torch.__version__,
+                cpu_capability=torch.backends.cpu.get_cpu_capability(), argv=sys.argv[1:])
+    if args.keep_freed_memory:
+        from hrnet_train.utils.malloc import keep_freed_memory
+        meta['keep_freed_memory'] = keep_freed_memory()
+    print('META ' + json.dumps(meta), flush=True)
+    session = Session(threads=args.threads)
+    session.measure_peak()
+    measure_switches(session, args.switches, pairs=args.switch_pairs, compile=args.compile)
+    return meta, session.records
+
+
 def _task_overrides(text: str, parse: Callable[[str], object], form: str) -> dict:
     """``'pose=<v>,seg=<v>'`` -> ``{'pose': parse(v), ...}`` for the tasks pose/seg/det;
     ``parse`` returns None for a bad value, and any bad item is an argparse error quoting
@@ -1787,6 +1969,13 @@ def _pair_counts(text: str) -> tuple[int, int]:
     if not m or min(int(m[1]), int(m[2])) < 1:
         raise argparse.ArgumentTypeError(f"expected INFER,TRAIN pair counts >= 1, got '{text}'")
     return int(m[1]), int(m[2])
+
+
+def _pair_count(text: str) -> int:
+    """``'6'`` -> 6 (argparse type of --switch-pairs: at least 1)."""
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected a pair count >= 1, got '{text}'")
+    return int(text)
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
@@ -1841,6 +2030,11 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                     help='--loader: LoadImage(reduced_decode=True) in the pipeline')
     ap.add_argument('--loader-model-rate', type=float, default=None, metavar='IMG_PER_S',
                     help="--loader: the model's training img/s, to print loader / model")
+    ap.add_argument('--switches', metavar='CONFIG', default=None,
+                    help='only each speed switch against the defaults on this machine, for a '
+                    'pose or seg config (interleaved A/B; --compile adds the compiled ones)')
+    ap.add_argument('--switch-pairs', type=_pair_count, default=6,
+                    help='--switches: pairs per switch')
     ap.add_argument('--ab-peer', metavar='PEER_BENCH_DIR', default=None,
                     help="only the pose and seg figures, as interleaved A/B pairs against the "
                     "peer's models built in this process by PEER_BENCH_DIR/peer_bench.py")
@@ -1894,6 +2088,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     elif args.ab_peer:
         meta, records = run_ab(args)
         table = format_ab_table(records)
+    elif args.switches:
+        meta, records = run_switches(args)
+        table = format_switch_table(records)
     else:
         meta, records = run_ops(args) if args.ops or args.optim else run(args)
         table = (format_ops_table(records) if args.ops else
