@@ -36,7 +36,8 @@ _DATALOADER_KEYS = frozenset({'dataset', 'sampler', 'batch_sampler', 'collate_fn
 # Read from the config by mmengine's Runner (beyond its __init__ arguments) or hrnet-train's.
 _RUNNER_CONFIG_KEYS = frozenset({
     'model_wrapper_cfg', 'sync_bn', 'find_unused_parameters', 'activation_checkpointing',
-    'efficient_conv_bn_eval', 'compile', 'channels_last', 'fuse_bn', 'keep_freed_memory',
+    'efficient_conv_bn_eval', 'compile', 'channels_last', 'gemm_weight_grad', 'fuse_bn',
+    'keep_freed_memory',
     'fused_optimizer',
     'runner_type',
     'custom_imports', 'strategy', 'tta_model', 'tta_pipeline', 'work_dir', 'launcher'})

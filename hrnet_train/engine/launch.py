@@ -118,6 +118,11 @@ def add_speed_arguments(parser: argparse.ArgumentParser, *, test: bool) -> None:
     parser.add_argument('--compile', action='store_true',
                         help='torch.compile the backbone, neck and head (config key compile; '
                         'eager with a warning where torch.compile does not work)')
+    if not test:
+        parser.add_argument('--gemm-weight-grad', action='store_true',
+                            help='weight gradients of the stride-1 convolutions as GEMMs in '
+                            'channels_last CPU training (config key gemm_weight_grad; for '
+                            'AVX2-only CPUs)')
     if test:
         fold = parser.add_mutually_exclusive_group()
         fold.add_argument('--fuse-bn', action='store_true',
@@ -128,9 +133,10 @@ def add_speed_arguments(parser: argparse.ArgumentParser, *, test: bool) -> None:
 
 
 def apply_speed_arguments(cfg: Config, args: argparse.Namespace) -> None:
-    """Set ``channels_last`` / ``compile`` / ``fuse_bn`` for the switches given (a switch
-    never turns off what the config enables; ``--onednn`` sets ``fuse_bn='onednn'``)."""
-    for key in ('channels_last', 'compile', 'fuse_bn'):
+    """Set ``channels_last`` / ``compile`` / ``fuse_bn`` / ``gemm_weight_grad`` for the switches
+    given (a switch never turns off what the config enables; ``--onednn`` sets
+    ``fuse_bn='onednn'``)."""
+    for key in ('channels_last', 'compile', 'fuse_bn', 'gemm_weight_grad'):
         value = getattr(args, key, False)
         if value:
             cfg[key] = value if isinstance(value, str) else (cfg.get(key) or True)

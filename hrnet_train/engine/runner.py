@@ -19,6 +19,10 @@ What it changes relative to mmengine 0.10.7 (REFERENCE §5.2, §6):
   :class:`FastResumeIterBasedTrainLoop` (resume without replaying the dataloader).
 - Distributed training works without CUDA (gloo, DDP without ``device_ids``).
 - ``channels_last = True`` in a config converts the model and its input batches.
+- ``gemm_weight_grad = True``: the stride-1 convolutions compute their weight gradient as
+  shifted GEMMs in channels_last float32 CPU training
+  (:func:`hrnet_train.models.layers.gemm_wgrad_conv.use_gemm_weight_grad`; for AVX2-only CPUs,
+  where oneDNN's NHWC weight-gradient kernel is slow).
 - ``compile = True`` (or a dict of ``torch.compile`` arguments) compiles the network modules in
   place (:func:`hrnet_train.models.utils.compile_network`: backbone, neck, pose/seg/cls heads;
   the checkpoint keys do not change), instead of mmengine's compiled ``train_step``; in
@@ -56,6 +60,7 @@ from mmengine.model import MMDistributedDataParallel, is_model_wrapper
 from mmengine.runner import EpochBasedTrainLoop
 from mmengine.runner import Runner as MMEngineRunner
 
+from hrnet_train.models.layers.gemm_wgrad_conv import use_gemm_weight_grad
 from hrnet_train.models.utils.compile import compile_network
 from hrnet_train.models.utils.official_weights import load_checkpoint as load_model_weights
 from hrnet_train.models.utils.official_weights import read_checkpoint
@@ -95,6 +100,8 @@ class Runner(MMEngineRunner):
 
     Extra config keys (read from the config, like mmengine's ``compile``):
         channels_last (bool): convert the model and the preprocessed batches to NHWC.
+        gemm_weight_grad (bool): weight gradients of the stride-1 convolutions as GEMMs
+            (channels_last float32 CPU training).
         compile (bool | dict): ``torch.compile`` the network modules (training and test).
         fuse_bn (bool | 'onednn'): fold BatchNorm into the convolutions for ``test()``
             (``'onednn'``: and oneDNN's fused CPU convolutions).
@@ -204,6 +211,12 @@ class Runner(MMEngineRunner):
         self.cfg['sync_bn'] = normalize_sync_bn(self.cfg.get('sync_bn', None))
         if self.cfg.get('channels_last', False) and not is_model_wrapper(model):
             enable_channels_last(model)
+        if self.cfg.get('gemm_weight_grad', False) and not is_model_wrapper(model):
+            count = use_gemm_weight_grad(model)
+            self.logger.info(f'gemm_weight_grad: {count} convolutions take their weight gradient '
+                             f'as GEMMs (channels_last float32 CPU training)'
+                             + ('' if self.cfg.get('channels_last', False) else
+                                '; channels_last is off, so none will'))
         if not self.distributed or torch.cuda.is_available() or is_model_wrapper(model):
             return super().wrap_model(model_wrapper_cfg, model)
         # CPU (gloo) DDP: mmengine passes device_ids=[LOCAL_RANK], which DDP rejects for CPU.

@@ -4,7 +4,9 @@
   float rounding against torchvision's kernel, differentiable with respect to the features;
 - :func:`nms`, :func:`batched_nms`: exact greedy non-maximum suppression (same kept indices and
   order as torchvision, ties included);
-- :func:`box_iou`: pairwise IoU, torchvision's formula.
+- :func:`box_iou`: pairwise IoU, torchvision's formula;
+- :func:`conv2d_weight_grad`: a stride-1 convolution's weight gradient as shifted GEMMs (no
+  torchvision counterpart; the ``gemm_weight_grad`` speed switch).
 
 Every op takes ``backend='torch' | 'torchvision' | 'auto'`` (default: ``$HRNET_OPS_BACKEND`` or
 ``'auto'``, which uses torchvision's compiled kernels only when ``import torchvision`` works),
@@ -12,8 +14,9 @@ see :mod:`hrnet_train.ops._backend`. Boxes are ``x1, y1, x2, y2`` continuous pix
 :mod:`hrnet_train.structures`.
 """
 from ._backend import available_backends, resolve_backend
+from .conv_weight_grad import conv2d_weight_grad
 from .nms import batched_nms, box_iou, nms
 from .roi_align import RoIAlign, roi_align
 
 __all__ = ['roi_align', 'RoIAlign', 'nms', 'batched_nms', 'box_iou', 'available_backends',
-           'resolve_backend']
+           'resolve_backend', 'conv2d_weight_grad']

@@ -104,3 +104,34 @@ def test_onednn_speed_switch_in_the_tools_arguments():
     assert cfg.fuse_bn == 'onednn'  # a switch never turns off what the config enables
     with pytest.raises(SystemExit):
         parser.parse_args(['--fuse-bn', '--onednn'])
+
+
+@pytest.mark.parametrize('value', [True, False])
+def test_gemm_weight_grad_converts_the_model_when_asked(tmp_path, monkeypatch, value):
+    """``gemm_weight_grad = True`` hands the model to use_gemm_weight_grad once, before any
+    wrapper (the conversion itself: tests/models/layers/test_gemm_wgrad_conv.py)."""
+    import _toy
+
+    from hrnet_train.engine import runner as runner_mod
+    calls = []
+    monkeypatch.setattr(runner_mod, 'use_gemm_weight_grad',
+                        lambda model: calls.append(type(model).__name__) or 0)
+    _toy.build_runner(_toy.toy_config(tmp_path, gemm_weight_grad=value))
+    assert calls == (['ToyModel'] if value else [])
+
+
+def test_gemm_weight_grad_switch_is_for_training_only():
+    import argparse
+
+    from mmengine.config import Config
+
+    from hrnet_train.engine.launch import add_speed_arguments, apply_speed_arguments
+    train, test = argparse.ArgumentParser(), argparse.ArgumentParser()
+    add_speed_arguments(train, test=False)
+    add_speed_arguments(test, test=True)
+    cfg = Config(dict())
+    apply_speed_arguments(cfg, train.parse_args(['--gemm-weight-grad', '--channels-last']))
+    assert (cfg.gemm_weight_grad, cfg.channels_last) == (True, True)
+    assert train.parse_args([]).gemm_weight_grad is False
+    with pytest.raises(SystemExit):
+        test.parse_args(['--gemm-weight-grad'])

@@ -105,7 +105,7 @@ def test_switches_cli(tmp_path, capsys):
     result = json.loads(out.read_text())
     benches = [r['bench'] for r in result['results']]
     assert benches[0] == 'matmul_fp32_2048'
-    assert benches[1:] == ['switch_pose_infer'] * 4 + ['switch_pose_train'] * 3
+    assert benches[1:] == ['switch_pose_infer'] * 4 + ['switch_pose_train'] * 4
     assert result['meta']['cpu_capability'] and result['table_md'].startswith('| switch |')
     assert {r['batch'] for r in result['results'][1:]} == {8}
     assert {tuple(r['input_hw']) for r in result['results'][1:]} == {(128, 96)}

@@ -2,8 +2,8 @@
 
     python tools/analysis/benchmark.py [--quick] [--skip-seg] [--skip-pipeline] [--threads 2]
         [--channels-last] [--fuse-bn | --onednn] [--compile] [--plain-fusion] [--with-cp [stage1]]
-        [--plain-bn-relu] [--keep-freed-memory] [--det] [--amp bf16] [--out FILE]
-        [--peer PEER_JSON]
+        [--plain-bn-relu] [--gemm-weight-grad] [--keep-freed-memory] [--det] [--amp bf16]
+        [--out FILE] [--peer PEER_JSON]
     python tools/analysis/benchmark.py --compare OURS_JSON PEER_JSON
     python tools/analysis/benchmark.py --ops [--quick] [--threads 2] [--out FILE]
     python tools/analysis/benchmark.py --optim [--pose-config CONFIG] [--quick] [--out FILE]
@@ -296,8 +296,11 @@ def _sync_bn_to_bn(cfg):
 
 
 #: The backbone's speed/memory switches the figures set (``--plain-fusion``, ``--with-cp``,
-#: ``--plain-bn-relu``), with the values a figure without them uses (the models' defaults).
-BACKBONE_SWITCHES = dict(fast_fusion=True, with_cp=False, recompute_bn_relu='cpu')
+#: ``--plain-bn-relu``), with the values a figure without them uses (the models' defaults), and
+#: ``gemm_weight_grad`` (``--gemm-weight-grad``), which applies to the whole model
+#: (:func:`hrnet_train.models.layers.gemm_wgrad_conv.use_gemm_weight_grad`).
+BACKBONE_SWITCHES = dict(fast_fusion=True, with_cp=False, recompute_bn_relu='cpu',
+                         gemm_weight_grad=False)
 
 
 def build_model(config: str | os.PathLike, *,
@@ -318,11 +321,16 @@ def build_model(config: str | os.PathLike, *,
     model_cfg = _sync_bn_to_bn(cfg.model.to_dict())
     model_cfg['backbone']['init_cfg'] = None
     switches = _backbone_switches(backbone)
+    gemm_weight_grad = switches.pop('gemm_weight_grad')
     model_cfg['backbone'].update(switches)
     head = model_cfg.get('decode_head')
     if isinstance(head, dict) and head.get('type') == 'SegHead':
         head['recompute_bn_relu'] = switches['recompute_bn_relu']  # the head's one too
-    return MODELS.build(model_cfg)
+    model = MODELS.build(model_cfg)
+    if gemm_weight_grad:
+        from hrnet_train.models.layers.gemm_wgrad_conv import use_gemm_weight_grad
+        use_gemm_weight_grad(model)
+    return model
 
 
 def _config_input_hw(config: str | os.PathLike) -> tuple[int, int]:
@@ -1664,7 +1672,8 @@ def _load_results(path: str) -> list[dict]:
 def _cli_backbone(args: argparse.Namespace) -> dict:
     """The :data:`BACKBONE_SWITCHES` the command line sets."""
     return dict(fast_fusion=not args.plain_fusion, with_cp=args.with_cp,
-                recompute_bn_relu=False if args.plain_bn_relu else 'cpu')
+                recompute_bn_relu=False if args.plain_bn_relu else 'cpu',
+                gemm_weight_grad=args.gemm_weight_grad)
 
 
 def run(args: argparse.Namespace) -> tuple[dict, list[dict]]:
@@ -1788,6 +1797,9 @@ SWITCHES = (
            channels_last=True, compile=True),
     Switch('channels_last', 'train', '`channels_last = True` / `--channels-last`',
            channels_last=True),
+    Switch('channels_last + GEMM weight gradients', 'train',
+           '`channels_last = True`, `gemm_weight_grad = True` / `--channels-last '
+           '--gemm-weight-grad`', channels_last=True, backbone=dict(gemm_weight_grad=True)),
     Switch('plain BN-ReLU (more memory)', 'train', '`model.backbone.recompute_bn_relu = False`',
            backbone=dict(recompute_bn_relu=False)),
     Switch('no fused optimizer', 'train', '`fused_optimizer = False`', fused_optimizer=False),
@@ -2004,6 +2016,9 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     ap.add_argument('--with-cp', nargs='?', const=True, default=False, choices=['stage1'],
                     help="activation checkpointing in the backbone (training memory): every "
                     "residual block, or with 'stage1' the stem and stage 1 as one segment")
+    ap.add_argument('--gemm-weight-grad', action='store_true',
+                    help='training figures with the stride-1 convolutions\' weight gradients as '
+                    'GEMMs (with --channels-last; use_gemm_weight_grad)')
     ap.add_argument('--plain-bn-relu', action='store_true',
                     help='the backbone (and a SegHead) with recompute_bn_relu=False: the inner '
                     'ReLU outputs saved for backward instead of recomputed (the default)')

@@ -28,24 +28,10 @@ import torch
 import torch.nn as nn
 from torch import Tensor
 
+from .gemm_wgrad_conv import PLAIN_CONV_TYPES, conv_backward, gemm_wgrad_applies
+from .graph_mode import autocast_on, capturing_graph
 
-def _autocast_on() -> bool:
-    """Any autocast region active (CPU or CUDA); there the plain modules are used."""
-    try:
-        return torch.is_autocast_enabled('cpu') or torch.is_autocast_enabled('cuda')
-    except TypeError:  # torch < 2.4: no device argument
-        return torch.is_autocast_enabled() or torch.is_autocast_cpu_enabled()
-
-
-def _compiling() -> bool:
-    compiler = getattr(torch, 'compiler', None)
-    return bool(compiler is not None and getattr(compiler, 'is_compiling', lambda: False)())
-
-
-def capturing_graph() -> bool:
-    """Under ``torch.compile`` or ``torch.jit`` tracing (ONNX export), where the layers' eager
-    fast paths step aside for the plain ops."""
-    return _compiling() or torch.jit.is_tracing()
+__all__ = ['bn_relu_conv', 'capturing_graph', 'check_recompute_mode', 'recompute_applies']
 
 
 def recompute_applies(bn: nn.Module, conv: nn.Module, x: Tensor) -> bool:
@@ -54,11 +40,11 @@ def recompute_applies(bn: nn.Module, conv: nn.Module, x: Tensor) -> bool:
     floating-point input, no autocast, tracing or ``torch.compile`` (inductor decides its own
     recomputation)."""
     return (torch.is_grad_enabled() and type(bn) is nn.BatchNorm2d and bn.training
-            and type(conv) is nn.Conv2d and conv.padding_mode == 'zeros'
+            and type(conv) in PLAIN_CONV_TYPES and conv.padding_mode == 'zeros'
             and isinstance(conv.padding, tuple) and x.is_floating_point()
             and (x.requires_grad or any(p.requires_grad for p in (*bn.parameters(),
                                                                   *conv.parameters())))
-            and not (_autocast_on() or capturing_graph()))
+            and not (autocast_on() or capturing_graph()))
 
 
 def _batch_norm_train(bn: nn.BatchNorm2d, x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
@@ -142,7 +128,6 @@ def _z_formula(device: torch.device, dtype: torch.dtype) -> str:
     return _Z_FORMULA[key]
 
 
-_CONV_BACKWARD = torch.ops.aten.convolution_backward.default
 _RELU_BACKWARD = torch.ops.aten.threshold_backward.default
 _BN_BACKWARD = torch.ops.aten.native_batch_norm_backward.default
 
@@ -154,8 +139,9 @@ class _BNReLUConv(torch.autograd.Function):
     @staticmethod
     def forward(ctx: Any, x: Tensor, bn_weight: Optional[Tensor], bn_bias: Optional[Tensor],
                 conv_weight: Tensor, conv_bias: Optional[Tensor], bn: nn.BatchNorm2d,
-                conv: nn.Conv2d) -> Tensor:
+                conv: nn.Conv2d, gemm: bool) -> Tensor:
         z, mean, invstd = _batch_norm_train(bn, x)
+        ctx.conv, ctx.gemm = conv, gemm
         ctx.formula = _z_formula(x.device, x.dtype)
         if ctx.formula == 'stats':  # backward runs the kernel again: z bit for bit
             ctx.save_for_backward(x, mean, invstd, bn_weight, bn_bias, conv_weight)
@@ -165,8 +151,6 @@ class _BNReLUConv(torch.autograd.Function):
             ctx.save_for_backward(x, mean, invstd, alpha.view(1, -1, 1, 1),
                                   beta.view(1, -1, 1, 1), bn_weight, conv_weight)
         ctx.eps = bn.eps
-        ctx.conv_args = (list(conv.stride), list(conv.padding), list(conv.dilation), conv.groups)
-        ctx.bias_sizes = None if conv_bias is None else [conv_bias.shape[0]]
         return conv(z.relu_())
 
     @staticmethod
@@ -179,11 +163,9 @@ class _BNReLUConv(torch.autograd.Function):
             x, mean, invstd, alpha, beta, bn_weight, conv_weight = ctx.saved_tensors
             z = torch.addcmul(beta, x, alpha).relu_()  # the forward's z, bit for bit
         need_x, need_bw, need_bb, need_cw, need_cb = ctx.needs_input_grad[:5]
-        stride, padding, dilation, groups = ctx.conv_args
         need_z = need_x or need_bw or need_bb
-        grad_z, grad_cw, grad_cb = _CONV_BACKWARD(
-            grad_y, z, conv_weight, ctx.bias_sizes, stride, padding, dilation, False, [0, 0],
-            groups, [need_z, need_cw, need_cb])
+        grad_z, grad_cw, grad_cb = conv_backward(ctx.conv, z, grad_y, conv_weight,
+                                                 (need_z, need_cw, need_cb), ctx.gemm)
         grad_x = grad_bw = grad_bb = None
         if need_z:
             grad_z = _RELU_BACKWARD(grad_z, z, 0)
@@ -191,7 +173,7 @@ class _BNReLUConv(torch.autograd.Function):
             grad_x, grad_bw, grad_bb = _BN_BACKWARD(
                 grad_z, x, bn_weight, None, None, mean, invstd, True, ctx.eps,
                 [need_x, need_bw, need_bb])
-        return grad_x, grad_bw, grad_bb, grad_cw, grad_cb, None, None
+        return grad_x, grad_bw, grad_bb, grad_cw, grad_cb, None, None, None
 
 
 def check_recompute_mode(value: Union[bool, str], owner: str) -> Union[bool, str]:
@@ -215,5 +197,6 @@ def bn_relu_conv(bn: nn.Module, relu: nn.Module, conv: nn.Module, x: Tensor, *,
     """
     if (recompute is True or (isinstance(recompute, str) and x.device.type == recompute)) \
             and recompute_applies(bn, conv, x):
-        return _BNReLUConv.apply(x, bn.weight, bn.bias, conv.weight, conv.bias, bn, conv)
+        return _BNReLUConv.apply(x, bn.weight, bn.bias, conv.weight, conv.bias, bn, conv,
+                                 gemm_wgrad_applies(conv, x))
     return conv(relu(bn(x)))

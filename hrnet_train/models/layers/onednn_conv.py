@@ -27,7 +27,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch import Tensor
 
-from .bn_relu_conv import capturing_graph
+from .graph_mode import capturing_graph
 
 POSTS = ('none', 'relu')
 _MAX_SHAPES = 8  # packed weights kept per convolution (seg tests at several sizes)

@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .bn_relu_conv import capturing_graph
+from .graph_mode import capturing_graph
 
 
 def _dense_channels_last(grad: Tensor) -> Tensor:

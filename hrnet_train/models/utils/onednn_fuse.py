@@ -22,6 +22,7 @@ from typing import Optional
 import torch.nn as nn
 
 from hrnet_train.models.layers.blocks import BasicBlock, Bottleneck
+from hrnet_train.models.layers.gemm_wgrad_conv import PLAIN_CONV_TYPES
 from hrnet_train.models.layers.onednn_conv import OneDNNConv2d, onednn_available
 
 from .fuse_bn import count_batchnorms, fuse_batchnorm
@@ -30,7 +31,7 @@ __all__ = ['apply_fuse_bn', 'fuse_onednn', 'onednn_summary']
 
 
 def _packable(module: Optional[nn.Module]) -> bool:
-    return (type(module) is nn.Conv2d and module.padding_mode == 'zeros'
+    return (type(module) in PLAIN_CONV_TYPES and module.padding_mode == 'zeros'
             and not isinstance(module.padding, str))
 
 
@@ -122,7 +123,7 @@ def onednn_summary(model: nn.Module) -> str:
     """One line for the log: how many convolutions run fused, with which epilogues, and how many
     BatchNorms are left unfolded."""
     convs = [m for m in model.modules() if isinstance(m, OneDNNConv2d)]
-    plain = sum(type(m) is nn.Conv2d for m in model.modules())
+    plain = sum(type(m) in PLAIN_CONV_TYPES for m in model.modules())
     relu = sum(c.post == 'relu' for c in convs)
     residual = sum(bool(getattr(m, 'fused_residual', False)) for m in model.modules())
     return (f'onednn: {len(convs)} convolutions prepacked ({relu} with their ReLU, {residual} '
