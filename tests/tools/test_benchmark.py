@@ -3,22 +3,12 @@
 Only the structure of the records and the sign of the numbers are checked: timings on a shared
 CPU are not asserted.
 """
-import importlib.util
 import json
 import sys
-from pathlib import Path
 
 import pytest
+from _benchmark_tool import POSE_TINY, ROOT, SEG_TINY, B
 
-ROOT = Path(__file__).resolve().parents[2]
-_spec = importlib.util.spec_from_file_location('benchmark_tool',
-                                               ROOT / 'tools/analysis/benchmark.py')
-B = importlib.util.module_from_spec(_spec)
-sys.modules[_spec.name] = B  # dataclasses look the module up while the class is created
-_spec.loader.exec_module(B)
-
-POSE_TINY = ROOT / 'configs/pose/hrnet-w18-small_coco-tiny-128x96_quickstart.py'
-SEG_TINY = ROOT / 'configs/seg/hrnetv2-w18-small-v1_cityscapes-tiny_quickstart.py'
 ONE_RUN = B.Timing(warm=1, min_n=1, max_n=1, budget_s=0.0)
 FAST = dict(pose_infer=ONE_RUN, pose_train=ONE_RUN, seg_infer=ONE_RUN, seg_train=ONE_RUN)
 

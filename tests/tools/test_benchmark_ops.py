@@ -4,20 +4,11 @@ Timings on a shared CPU are not asserted; the records' structure, the RoI levels
 (including the torch / torchvision ratio column) are.
 """
 import functools
-import importlib.util
 import json
-import sys
-from pathlib import Path
 
 import pytest
 import torch
-
-ROOT = Path(__file__).resolve().parents[2]
-_spec = importlib.util.spec_from_file_location('benchmark_tool_ops',
-                                               ROOT / 'tools/analysis/benchmark.py')
-B = importlib.util.module_from_spec(_spec)
-sys.modules[_spec.name] = B  # dataclasses look the module up while the class is created
-_spec.loader.exec_module(B)
+from _benchmark_tool import POSE_TINY, B
 
 ONE_RUN = B.Timing(warm=1, min_n=1, max_n=2, budget_s=0.0)
 TINY = dict(image_hw=(64, 96), strides=(4, 8), num_rois=24, channels=4, output_size=3,
@@ -94,7 +85,6 @@ def test_parse_args_ops_flag():
         B.parse_args(['--ops', '--threads'])
 
 
-POSE_TINY = ROOT / 'configs/pose/hrnet-w18-small_coco-tiny-128x96_quickstart.py'
 
 
 def test_optimizer_step_records():

@@ -3,23 +3,12 @@
 Timings on a shared CPU are not asserted; the records' structure, the ratios recomputed from
 the recorded per-call times, the verdict rule and the outputs' agreement with the defaults are.
 """
-import importlib.util
 import json
 import statistics
-import sys
-from pathlib import Path
 
 import pytest
+from _benchmark_tool import POSE_TINY, ROOT, SEG_TINY, B
 
-ROOT = Path(__file__).resolve().parents[2]
-_spec = importlib.util.spec_from_file_location('benchmark_tool_switches',
-                                               ROOT / 'tools/analysis/benchmark.py')
-B = importlib.util.module_from_spec(_spec)
-sys.modules[_spec.name] = B  # dataclasses look the module up while the class is created
-_spec.loader.exec_module(B)
-
-POSE_TINY = ROOT / 'configs/pose/hrnet-w18-small_coco-tiny-128x96_quickstart.py'
-SEG_TINY = ROOT / 'configs/seg/hrnetv2-w18-small-v1_cityscapes-tiny_quickstart.py'
 DET_TINY = ROOT / 'configs/det/faster-rcnn_hrnetv2p-w18-small_coco-tiny_quickstart.py'
 
 
