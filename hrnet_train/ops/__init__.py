@@ -1,4 +1,5 @@
-"""Box operators with the signatures and numbers of ``torchvision.ops``, in pure PyTorch.
+"""Operators in pure PyTorch: box operators with the signatures and numbers of
+``torchvision.ops``, and a convolution's weight gradient as GEMMs.
 
 - :func:`roi_align` / :class:`RoIAlign`: RoIAlign with average pooling (Mask R-CNN), exact to
   float rounding against torchvision's kernel, differentiable with respect to the features;
@@ -8,7 +9,7 @@
 - :func:`conv2d_weight_grad`: a stride-1 convolution's weight gradient as shifted GEMMs (no
   torchvision counterpart; the ``gemm_weight_grad`` speed switch).
 
-Every op takes ``backend='torch' | 'torchvision' | 'auto'`` (default: ``$HRNET_OPS_BACKEND`` or
+Every box op takes ``backend='torch' | 'torchvision' | 'auto'`` (default: ``$HRNET_OPS_BACKEND`` or
 ``'auto'``, which uses torchvision's compiled kernels only when ``import torchvision`` works),
 see :mod:`hrnet_train.ops._backend`. Boxes are ``x1, y1, x2, y2`` continuous pixels, as in
 :mod:`hrnet_train.structures`.
