@@ -18,7 +18,9 @@ finds, once per device type and dtype, which rounding of ``b`` reproduces the ke
 exactly on a probe, and where none does (another build, float64, half types) the backward runs
 the training-mode kernel again on ``x`` (``stats``: bit-identical by determinism, ~2.5x the
 cost of the one pass). tests/models/layers/test_bn_relu_conv.py checks outputs, statistics and
-gradients with ``torch.equal``.
+gradients with ``torch.equal``. For a :class:`~.gemm_wgrad_conv.GemmWgradConv2d` (the
+``gemm_weight_grad`` switch) the convolution's weight gradient comes from its GEMMs instead
+(float rounding, tests/models/layers/test_gemm_wgrad_conv.py).
 """
 from __future__ import annotations
 
