@@ -440,7 +440,7 @@ def test_device_throughput_records_on_cpu(kind, config, hw):
         assert r['img_per_s'] == pytest.approx(2 / r['median_s'], rel=1e-2)
         assert r['peak_mem_gb'] is None and r['runs'] == 1 and r['compiled'] is False
     with pytest.raises(ValueError, match="kind must be 'pose', 'seg' or 'det', got 'cls'"):
-        B._gpu_step('cls', None, __import__('torch').zeros(1, 3, 4, 4), None)
+        B._train_step('cls', None, __import__('torch').zeros(1, 3, 4, 4), None)
 
 
 def test_device_cli(tmp_path, monkeypatch, capsys):

@@ -418,13 +418,15 @@ def _inference_model(model, *, fuse_bn: FuseBN, compile: bool):
     return net
 
 
-def _sgd(model, **kwargs) -> 'torch.optim.SGD':
+def _sgd(model, *, fused_optimizer: bool = True, **kwargs) -> 'torch.optim.SGD':
     """SGD over ``model``'s parameters as the runner builds it: ``fused=True`` where torch has
-    the kernel for their device (:mod:`hrnet_train.engine.fused_optimizer`); the peer's steps
-    keep torch's default."""
+    the kernel for their device (:mod:`hrnet_train.engine.fused_optimizer`); with
+    ``fused_optimizer=False`` torch's default, as the peer's steps keep it."""
     import torch
 
     from hrnet_train.engine.fused_optimizer import with_fused_optimizer
+    if not fused_optimizer:
+        return torch.optim.SGD(model.parameters(), **kwargs)
     cfg, _ = with_fused_optimizer(dict(optimizer=dict(type='SGD', **kwargs)), model.parameters())
     kwargs = dict(cfg['optimizer'])
     del kwargs['type']
@@ -928,21 +930,25 @@ def time_steps(step: Callable[[], object], device: 'torch.device', *, warm: int,
                 runs=runs)
 
 
-def _gpu_step(kind: str, model, x, amp: Optional[str]) -> Callable[[], None]:
+def _train_step(kind: str, model, x, amp: Optional[str], *,
+                fused_optimizer: bool = True) -> Callable[[], None]:
     """The training step of figure ``kind`` ('pose', 'seg', 'det') on ``x``'s device, as the
-    CPU figures define it (:func:`_pose_train_step`, :func:`_loss_step`)."""
+    CPU figures define it (:func:`_pose_train_step`, :func:`_loss_step`), with the runner's
+    fused SGD or, ``fused_optimizer=False``, torch's default (:func:`_sgd`)."""
     import torch
     from mmengine.structures import BaseDataElement
     if kind == 'pose':
-        opt = _sgd(model, lr=1e-3, momentum=0.9)
+        opt = _sgd(model, lr=1e-3, momentum=0.9, fused_optimizer=fused_optimizer)
         return _pose_train_step(model, opt, x, amp)[0]
     n, hw = x.shape[0], tuple(x.shape[-2:])
     if kind == 'seg':
-        opt = _sgd(model, lr=0.01, momentum=0.9, weight_decay=5e-4)
+        opt = _sgd(model, lr=0.01, momentum=0.9, weight_decay=5e-4,
+                   fused_optimizer=fused_optimizer)
         samples = [BaseDataElement(gt_seg_map=lab.to(x.device))
                    for lab in _seg_labels(n, hw, model.num_classes)]
     elif kind == 'det':
-        opt = _sgd(model, lr=0.02, momentum=0.9, weight_decay=1e-4)
+        opt = _sgd(model, lr=0.02, momentum=0.9, weight_decay=1e-4,
+                   fused_optimizer=fused_optimizer)
         samples = _det_samples(n, hw, 8, model.num_classes, torch.Generator().manual_seed(0),
                                device=x.device)
     else:
@@ -973,7 +979,7 @@ def measure_train_throughput(device: str, config: str | os.PathLike, *, kind: st
         x = torch.randn(batch, 3, *input_hw, device=dev)
         if channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
-        step = _gpu_step(kind, model, x, amp)
+        step = _train_step(kind, model, x, amp)
         if dev.type == 'cuda':
             torch.cuda.empty_cache()
             torch.cuda.reset_peak_memory_stats(dev)
@@ -1835,12 +1841,10 @@ def _switch_task(model) -> str:
 def _switch_model(config, switch: Optional[Switch], hw: Sequence[int], batch: int, mode: str):
     """The model of ``config`` with ``switch``'s settings (None: the defaults), built with seed
     0 (every variant starts from the same weights), and its call for ``mode``: inference
-    (eval, no grad; seg: ``inference``, logits at the input size) or one training step (pose:
-    as :func:`_pose_train_step`; seg: ``loss`` on random labels, as :func:`measure_ab_seg`;
-    SGD(momentum 0.9) built as the runner builds it, or torch's default with
+    (eval, no grad; seg: ``inference``, logits at the input size) or one training step as the
+    figures define it (:func:`_train_step`; the runner's fused SGD, or torch's default with
     ``fused_optimizer=False``). Returns (task, call)."""
     import torch
-    from mmengine.structures import BaseDataElement
     s = switch or Switch('default', mode, '')
     torch.manual_seed(0)
     model = build_model(config, backbone=s.backbone)
@@ -1859,15 +1863,8 @@ def _switch_model(config, switch: Optional[Switch], hw: Sequence[int], batch: in
     if s.compile:
         from hrnet_train.models.utils import compile_network
         compile_network(model, dynamic=False)
-    kwargs = dict(lr=1e-3, momentum=0.9)
-    opt = _sgd(model, **kwargs) if s.fused_optimizer else torch.optim.SGD(model.parameters(),
-                                                                          **kwargs)
     x = _prepare(model, x, s.channels_last)
-    if task == 'pose':
-        return task, _pose_train_step(model, opt, x, None)[0]
-    labels = [BaseDataElement(gt_seg_map=lab) for lab in _seg_labels(batch, hw,
-                                                                      model.num_classes)]
-    return task, _loss_step(model, opt, x, labels, None)
+    return task, _train_step(task, model, x, None, fused_optimizer=s.fused_optimizer)
 
 
 def measure_switches(session: Session, config: str | os.PathLike = POSE_CONFIG, *,

@@ -33,7 +33,7 @@ from torch import Tensor
 from .gemm_wgrad_conv import PLAIN_CONV_TYPES, conv_backward, gemm_wgrad_applies
 from .graph_mode import autocast_on, capturing_graph
 
-__all__ = ['bn_relu_conv', 'capturing_graph', 'check_recompute_mode', 'recompute_applies']
+__all__ = ['bn_relu_conv', 'check_recompute_mode', 'recompute_applies']
 
 
 def recompute_applies(bn: nn.Module, conv: nn.Module, x: Tensor) -> bool:

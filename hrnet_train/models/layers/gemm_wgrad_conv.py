@@ -22,7 +22,6 @@ from typing import Any, Optional
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 from torch import Tensor
 
 from hrnet_train.ops.conv_weight_grad import conv2d_weight_grad
@@ -50,10 +49,10 @@ class GemmWgradConv2d(nn.Conv2d):
 PLAIN_CONV_TYPES = (nn.Conv2d, GemmWgradConv2d)
 
 
-def _eligible(conv: nn.Module) -> bool:
-    return (type(conv) in PLAIN_CONV_TYPES and conv.padding_mode == 'zeros'
-            and isinstance(conv.padding, tuple) and tuple(conv.stride) == (1, 1)
-            and tuple(conv.dilation) == (1, 1) and conv.groups == 1)
+def _stride1_zero_padded(conv: nn.Conv2d) -> bool:
+    return (conv.padding_mode == 'zeros' and isinstance(conv.padding, tuple)
+            and tuple(conv.stride) == (1, 1) and tuple(conv.dilation) == (1, 1)
+            and conv.groups == 1)
 
 
 def gemm_wgrad_applies(conv: nn.Module, x: Tensor) -> bool:
@@ -64,7 +63,7 @@ def gemm_wgrad_applies(conv: nn.Module, x: Tensor) -> bool:
     return (type(conv) is GemmWgradConv2d and torch.is_grad_enabled()
             and conv.weight.requires_grad and x.is_cpu and x.dtype is torch.float32
             and x.dim() == 4 and x.is_contiguous(memory_format=torch.channels_last)
-            and _eligible(conv) and not (autocast_on() or capturing_graph()))
+            and _stride1_zero_padded(conv) and not (autocast_on() or capturing_graph()))
 
 
 def conv_backward(conv: nn.Conv2d, x: Tensor, grad_out: Tensor, weight: Tensor,
@@ -83,15 +82,9 @@ def conv_backward(conv: nn.Conv2d, x: Tensor, grad_out: Tensor, weight: Tensor,
             list(conv.dilation), False, [0, 0], conv.groups, mask)
     if need_w and gemm:
         grad_w = conv2d_weight_grad(x, grad_out, conv.kernel_size, conv.padding)
-        if _format_of(grad_w) != _format_of(weight):
-            grad_w = grad_w.contiguous(memory_format=_format_of(weight))
+        if grad_w.stride() != weight.stride():  # the parameter's layout, as autograd's
+            grad_w = torch.empty_like(weight).copy_(grad_w)
     return grad_x, grad_w, grad_b
-
-
-def _format_of(t: Tensor) -> torch.memory_format:
-    return torch.channels_last if (t.dim() == 4 and not t.is_contiguous()
-                                   and t.is_contiguous(memory_format=torch.channels_last)) \
-        else torch.contiguous_format
 
 
 class _GemmWgradConv(torch.autograd.Function):
@@ -102,7 +95,7 @@ class _GemmWgradConv(torch.autograd.Function):
                 conv: GemmWgradConv2d) -> Tensor:
         ctx.save_for_backward(x, weight)
         ctx.conv = conv
-        return F.conv2d(x, weight, bias, conv.stride, conv.padding, conv.dilation, conv.groups)
+        return conv._conv_forward(x, weight, bias)  # nn.Conv2d's own forward
 
     @staticmethod
     def backward(ctx: Any, grad_out: Tensor) -> tuple[Optional[Tensor], ...]:
@@ -118,7 +111,7 @@ def use_gemm_weight_grad(model: nn.Module) -> int:
     stay); returns how many. Only channels_last float32 CPU training takes the new path."""
     count = 0
     for m in model.modules():
-        if type(m) is nn.Conv2d and _eligible(m):
+        if type(m) is nn.Conv2d and _stride1_zero_padded(m):
             m.__class__ = GemmWgradConv2d
             count += 1
     return count
