@@ -1,8 +1,12 @@
 """``channels_last`` memory format for a model and the images its data preprocessor emits."""
 from __future__ import annotations
 
+from typing import Optional
+
 import torch
 import torch.nn as nn
+
+from hrnet_train.utils.cpu_features import has_avx512
 
 
 def _inputs_to_channels_last(module: nn.Module, args, output):
@@ -30,3 +34,27 @@ def enable_channels_last(model: nn.Module) -> nn.Module:
         preprocessor.register_forward_hook(_inputs_to_channels_last)
         preprocessor._channels_last = True
     return model
+
+
+def cpu_training_warning(gemm_weight_grad: bool,
+                         avx512: Optional[bool] = None) -> Optional[str]:
+    """The warning for channels_last training on a CPU without AVX-512, or None.
+
+    There oneDNN's NHWC weight-gradient kernel runs at a third to a half of the rate of the
+    blocked kernel NCHW training uses (seg HRNetV2-W48 trained at 0.72x NCHW's speed, pose
+    W32 at par, on an AVX2 EPYC: docs/benchmark.md, 2026-12-03); ``gemm_weight_grad`` takes
+    those gradients to BLAS and brings it back to NCHW's speed.
+
+    Args:
+        gemm_weight_grad: the config's ``gemm_weight_grad`` (no warning when on).
+        avx512: whether the CPU has AVX-512; default :func:`has_avx512` of this machine
+            (unknown: no warning).
+    """
+    avx512 = has_avx512() if avx512 is None else avx512
+    if avx512 is not False or gemm_weight_grad:
+        return None
+    return ('channels_last training on a CPU without AVX-512: oneDNN\'s NHWC weight-gradient '
+            'kernel is slow there (seg W48 trained at 0.72x the NCHW speed on an AVX2 CPU); '
+            'train in NCHW (drop --channels-last) or add --gemm-weight-grad '
+            '(gemm_weight_grad = True); tools/analysis/benchmark.py --switches CONFIG measures '
+            'both on this machine')

@@ -18,7 +18,8 @@ What it changes relative to mmengine 0.10.7 (REFERENCE §5.2, §6):
   ``'IterBasedTrainLoop'``) are built as :class:`FastResumeEpochBasedTrainLoop` /
   :class:`FastResumeIterBasedTrainLoop` (resume without replaying the dataloader).
 - Distributed training works without CUDA (gloo, DDP without ``device_ids``).
-- ``channels_last = True`` in a config converts the model and its input batches.
+- ``channels_last = True`` in a config converts the model and its input batches; CPU training
+  with it warns on a CPU without AVX-512 (:func:`.channels_last.cpu_training_warning`).
 - ``gemm_weight_grad = True``: the stride-1 convolutions compute their weight gradient as
   shifted GEMMs in channels_last float32 CPU training
   (:func:`hrnet_train.models.layers.gemm_wgrad_conv.use_gemm_weight_grad`; for AVX2-only CPUs,
@@ -69,7 +70,7 @@ from hrnet_train.registry import MODEL_WRAPPERS, RUNNERS
 from hrnet_train.utils.errors import ConfigError
 from hrnet_train.utils.malloc import keep_freed_memory
 
-from .channels_last import enable_channels_last
+from .channels_last import cpu_training_warning, enable_channels_last
 from .checkpoint import find_latest_checkpoint
 from .dist import init_cpu_dist
 from .fused_optimizer import with_fused_optimizer
@@ -119,6 +120,10 @@ class Runner(MMEngineRunner):
                 (``epoch_*.pth`` / ``iter_*.pth`` / ``last_checkpoint``).
         """
         lock = self._lock_work_dir()
+        if self.cfg.get('channels_last', False) and not torch.cuda.is_available():
+            warning = cpu_training_warning(bool(self.cfg.get('gemm_weight_grad', False)))
+            if warning:
+                self.logger.warning(warning)
         try:
             return super().train()
         finally:  # also on exceptions, and on the SystemExit of PreemptionCheckpointHook

@@ -1,4 +1,5 @@
-"""What the CPU can do natively, for choices that depend on it (bf16 autocast)."""
+"""What the CPU can do natively, for choices that depend on it (bf16 autocast, channels_last
+training)."""
 from __future__ import annotations
 
 from typing import Optional
@@ -32,3 +33,16 @@ def has_native_bf16(flags: Optional[frozenset] = None) -> Optional[bool]:
     if flags is None:
         return None
     return any(f in flags for f in NATIVE_BF16_FLAGS)
+
+
+def has_avx512(flags: Optional[frozenset] = None) -> Optional[bool]:
+    """True/False when the CPU flags say whether the CPU has AVX-512 (``avx512f``); None when
+    unknown. oneDNN's NHWC weight-gradient kernel is slow without it (docs/benchmark.md).
+
+    Args:
+        flags: CPU flags; default :func:`cpu_flags` of this machine.
+    """
+    flags = cpu_flags() if flags is None else flags
+    if flags is None:
+        return None
+    return 'avx512f' in flags

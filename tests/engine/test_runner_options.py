@@ -135,3 +135,40 @@ def test_gemm_weight_grad_switch_is_for_training_only():
     assert train.parse_args([]).gemm_weight_grad is False
     with pytest.raises(SystemExit):
         test.parse_args(['--gemm-weight-grad'])
+
+
+@pytest.mark.parametrize('avx512,gemm,warned', [
+    (False, False, True), (True, False, False), (False, True, False), (None, False, False)])
+def test_channels_last_cpu_training_warns_without_avx512(tmp_path, monkeypatch, avx512, gemm,
+                                                         warned):
+    """channels_last CPU training warns where the CPU lacks AVX-512 (oneDNN's slow NHWC
+    weight-gradient kernel), unless gemm_weight_grad is on or the CPU is unknown."""
+    import logging
+
+    import _toy
+    import torch
+
+    from hrnet_train.engine import channels_last
+    from hrnet_train.engine.channels_last import cpu_training_warning
+    if torch.cuda.is_available():
+        pytest.skip('the warning is for CPU training')
+    monkeypatch.setattr(channels_last, 'has_avx512', lambda: avx512)
+    assert (cpu_training_warning(gemm) is not None) is warned
+    if warned:
+        assert 'AVX-512' in cpu_training_warning(gemm) and '--gemm-weight-grad' in \
+            cpu_training_warning(gemm)
+    runner = _toy.build_runner(_toy.toy_config(
+        tmp_path, **{'train_cfg.max_iters': 1, 'train_cfg.val_begin': 1000},
+        channels_last=True, gemm_weight_grad=gemm))
+    records = []
+    handler = logging.Handler()
+    handler.emit = records.append
+    runner.logger.addHandler(handler)
+    try:
+        runner.train()
+    finally:
+        runner.logger.removeHandler(handler)
+    hits = [r for r in records if 'channels_last training on a CPU without AVX-512' in
+            r.getMessage()]
+    assert len(hits) == (1 if warned else 0)
+    assert all(r.levelno == logging.WARNING for r in hits)

@@ -15,3 +15,13 @@ else:
     B = importlib.util.module_from_spec(_spec)
     sys.modules[_NAME] = B  # dataclasses look the module up while the class is created
     _spec.loader.exec_module(B)
+
+
+def small_matmul_reference(monkeypatch) -> None:
+    """Make the CLI's ``Session`` time a 64x64 matmul reference (one block, no pause) instead
+    of 2048x2048 (4 blocks of 10, the peer's): the CLI tests check the wiring, and the full
+    reference alone took ~17 s a run on one thread."""
+    import functools
+    monkeypatch.setattr(B, 'Session', functools.partial(
+        B.Session, matmul_n=64, matmul_blocks=1, matmul_runs=2, probe_runs=1,
+        block_pause_s=0.0))

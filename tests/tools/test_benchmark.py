@@ -7,7 +7,7 @@ import json
 import sys
 
 import pytest
-from _benchmark_tool import POSE_TINY, ROOT, SEG_TINY, B
+from _benchmark_tool import POSE_TINY, ROOT, SEG_TINY, B, small_matmul_reference
 
 ONE_RUN = B.Timing(warm=1, min_n=1, max_n=1, budget_s=0.0)
 FAST = dict(pose_infer=ONE_RUN, pose_train=ONE_RUN, seg_infer=ONE_RUN, seg_train=ONE_RUN)
@@ -330,16 +330,17 @@ def test_ab_pose_records(session, tmp_path):
 
 
 @pytest.mark.slow
-def test_ab_peer_cli(tmp_path, capsys):
+def test_ab_peer_cli(tmp_path, capsys, monkeypatch):
     """--ab-peer end to end on the tiny config against a fake peer: the JSON file holds the
     matmul reference and the three quick figures, and the table is printed."""
     _write_fake_peer(tmp_path)
+    small_matmul_reference(monkeypatch)
     out = tmp_path / 'ab.json'
     assert B.main(['--ab-peer', str(tmp_path), '--pose-config', str(POSE_TINY), '--quick',
                    '--skip-seg', '--ab-pairs', '1', '--threads', '1', '--out', str(out)]) == 0
     result = json.loads(out.read_text())
     assert [r['bench'] for r in result['results']] == [
-        'matmul_fp32_2048', 'ab_pose_w32_infer', 'ab_pose_w32_infer', 'ab_pose_w32_train']
+        'matmul_fp32_64', 'ab_pose_w32_infer', 'ab_pose_w32_infer', 'ab_pose_w32_train']
     assert result['meta']['ab_peer'] == str(tmp_path)
     assert '| ab_pose_w32_train | 8 | 1 |' in capsys.readouterr().out
 
@@ -348,6 +349,7 @@ def test_ab_seg_pairs_option(tmp_path, monkeypatch):
     """--ab-seg-pairs INFER,TRAIN reaches both seg figures (default 5,3; 5,2 with --quick);
     a malformed value is a one-line argparse error."""
     _write_fake_peer(tmp_path)
+    small_matmul_reference(monkeypatch)
     calls = []
     monkeypatch.setattr(B, 'load_peer_seg', lambda *a, **k: (None, None))
     monkeypatch.setattr(B, 'measure_ab_seg',

@@ -7,7 +7,7 @@ import json
 import statistics
 
 import pytest
-from _benchmark_tool import POSE_TINY, ROOT, SEG_TINY, B
+from _benchmark_tool import POSE_TINY, ROOT, SEG_TINY, B, small_matmul_reference
 
 DET_TINY = ROOT / 'configs/det/faster-rcnn_hrnetv2p-w18-small_coco-tiny_quickstart.py'
 
@@ -87,13 +87,14 @@ def test_switches_refuse_other_tasks(session):
 
 
 @pytest.mark.slow
-def test_switches_cli(tmp_path, capsys):
+def test_switches_cli(tmp_path, capsys, monkeypatch):
+    small_matmul_reference(monkeypatch)
     out = tmp_path / 'switches.json'
     assert B.main(['--switches', str(POSE_TINY), '--switch-pairs', '1', '--threads', '1',
                    '--out', str(out)]) == 0
     result = json.loads(out.read_text())
     benches = [r['bench'] for r in result['results']]
-    assert benches[0] == 'matmul_fp32_2048'
+    assert benches[0] == 'matmul_fp32_64'
     assert benches[1:] == ['switch_pose_infer'] * 4 + ['switch_pose_train'] * 4
     assert result['meta']['cpu_capability'] and result['table_md'].startswith('| switch |')
     assert {r['batch'] for r in result['results'][1:]} == {8}

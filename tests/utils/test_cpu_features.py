@@ -35,3 +35,12 @@ def test_native_bf16_is_true_false_or_unknown(tmp_path):
     assert has_native_bf16(frozenset(['amx_bf16'])) is True
     assert cpu_flags(str(tmp_path / 'arm')) is None  # no x86 flags: unknown
     assert cpu_flags(str(tmp_path / 'missing')) is None
+
+
+def test_avx512_is_true_false_or_unknown(tmp_path):
+    from hrnet_train.utils.cpu_features import has_avx512
+    (tmp_path / 'epyc').write_text(EPYC)
+    (tmp_path / 'xeon').write_text(XEON)
+    assert has_avx512(cpu_flags(str(tmp_path / 'epyc'))) is False
+    assert has_avx512(cpu_flags(str(tmp_path / 'xeon'))) is True
+    assert has_avx512(frozenset(['avx2', 'avx512_vnni'])) is False  # no avx512f: not AVX-512
