@@ -80,10 +80,22 @@ def test_compile_switches_only_when_asked(session):
                               infer_batch=1, train_batch=1, pairs=1) == []
 
 
-def test_switches_refuse_other_tasks(session):
-    with pytest.raises(ValueError, match='top-down pose and segmentation configs; this one '
-                                         'builds a FasterRCNN'):
+def test_switches_refuse_other_tasks(session, monkeypatch, capsys):
+    with pytest.raises(ValueError, match='top-down pose and segmentation configs; '
+                                         f'{DET_TINY} builds FasterRCNN'):
         B.measure_switches(session, DET_TINY, pairs=1)
+    # the CLI refuses before it times the matmul reference (~20 s), and a missing file is an
+    # argparse error
+    monkeypatch.setattr(B.Session, 'measure_peak', lambda self: pytest.fail('timed first'))
+    with pytest.raises(ValueError, match='builds FasterRCNN'):
+        B.run_switches(B.parse_args(['--switches', str(DET_TINY)]))
+    with pytest.raises(SystemExit) as e:
+        B.parse_args(['--switches', 'no/such/config.py'])
+    assert e.value.code == 2
+    assert '--switches: no config file no/such/config.py' in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        B.parse_args(['--pose-config', 'no/such/pose.py'])
+    assert '--pose-config: no config file no/such/pose.py' in capsys.readouterr().err
 
 
 @pytest.mark.slow

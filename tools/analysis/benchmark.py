@@ -1828,14 +1828,14 @@ def switch_verdict(ratio_median: float, ratio_min: float, ratio_max: float) -> s
     return 'no clear difference'
 
 
-def _switch_task(model) -> str:
+def _switch_task(model, config: str | os.PathLike) -> str:
     from hrnet_train.models.detectors import EncoderDecoder, TopdownPoseEstimator
     if isinstance(model, TopdownPoseEstimator):
         return 'pose'
     if isinstance(model, EncoderDecoder):
         return 'seg'
-    raise ValueError(f'--switches measures top-down pose and segmentation configs; this one '
-                     f'builds a {type(model).__name__}')
+    raise ValueError(f'--switches measures top-down pose and segmentation configs; {config} '
+                     f'builds {type(model).__name__}')
 
 
 def _switch_model(config, switch: Optional[Switch], hw: Sequence[int], batch: int, mode: str):
@@ -1848,7 +1848,7 @@ def _switch_model(config, switch: Optional[Switch], hw: Sequence[int], batch: in
     s = switch or Switch('default', mode, '')
     torch.manual_seed(0)
     model = build_model(config, backbone=s.backbone)
-    task = _switch_task(model)
+    task = _switch_task(model, config)
     x = torch.randn(batch, 3, *hw, generator=torch.Generator().manual_seed(1))
     if mode == 'infer':
         net = _inference_model(model, fuse_bn=s.fuse_bn, compile=s.compile)
@@ -1880,7 +1880,7 @@ def measure_switches(session: Session, config: str | os.PathLike = POSE_CONFIG, 
     ``compile`` switches only with ``compile=True``. Records ``switch_<task>_<mode>``."""
     import torch
     out = []
-    task = _switch_task(build_model(config))
+    task = _switch_task(build_model(config), config)
     hw = tuple(input_hw or (_config_input_hw(config) if task == 'pose' else SEG_INPUT_HW))
     for mode in ('infer', 'train'):
         chosen = [s for s in switches if s.mode == mode and (compile or not s.compile)]
@@ -1938,6 +1938,7 @@ def run_switches(args: argparse.Namespace) -> tuple[dict, list[dict]]:
         from hrnet_train.utils.malloc import keep_freed_memory
         meta['keep_freed_memory'] = keep_freed_memory()
     print('META ' + json.dumps(meta), flush=True)
+    _switch_task(build_model(args.switches), args.switches)  # another task fails before timing
     session = Session(threads=args.threads)
     session.measure_peak()
     measure_switches(session, args.switches, pairs=args.switch_pairs, compile=args.compile)
@@ -2079,6 +2080,9 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
             ap.error('--onednn runs its fused kernels for NHWC inputs only: add '
                      '--channels-last')
         args.fuse_bn = 'onednn'
+    for option, path in (('--switches', args.switches), ('--pose-config', args.pose_config)):
+        if path is not None and not Path(path).is_file():
+            ap.error(f'{option}: no config file {path}')
     return args
 
 
