@@ -12,6 +12,7 @@ from torch import Tensor, nn
 
 from hrnet_train.models.utils.channels import describe, fill_in_channels
 from hrnet_train.models.utils.modes import forward_by_mode
+from hrnet_train.ops import argmax
 from hrnet_train.registry import MODELS
 from hrnet_train.utils.errors import ConfigError
 
@@ -321,7 +322,7 @@ class EncoderDecoder(BaseModel):
             up = F.interpolate(logits.detach(), size=labels.shape[-2:], mode='bilinear',
                                align_corners=self.align_corners)
             valid = labels != self.ignore_index
-            correct = (up.argmax(1) == labels) & valid
+            correct = (argmax(up, 1) == labels) & valid
             losses['acc_seg'] = correct.sum().float() / valid.sum().clamp(min=1).float()
         return losses
 
@@ -405,5 +406,5 @@ class EncoderDecoder(BaseModel):
             if (img_h, img_w) != (ori_h, ori_w):
                 score = F.interpolate(score, size=(ori_h, ori_w), mode='bilinear',
                                       align_corners=self.align_corners)
-            sample.pred_seg_map = score[0].argmax(dim=0).long()  # (H_ori, W_ori)
+            sample.pred_seg_map = argmax(score[0], 0)  # (H_ori, W_ori) int64
         return list(data_samples)
