@@ -41,9 +41,10 @@ def cpu_training_warning(gemm_weight_grad: bool,
     """The warning for channels_last training on a CPU without AVX-512, or None.
 
     There oneDNN's NHWC weight-gradient kernel runs at a third to a half of the rate of the
-    blocked kernel NCHW training uses (seg HRNetV2-W48 trained at 0.72x NCHW's speed, pose
-    W32 at par, on an AVX2 EPYC: docs/benchmark.md, 2026-12-03); ``gemm_weight_grad`` takes
-    those gradients to BLAS and brings it back to NCHW's speed.
+    blocked kernel NCHW training uses for large feature maps (seg HRNetV2-W48 at 512x1024
+    trained at 0.72x NCHW's speed on an AVX2 EPYC, pose W32 at 256x192 at 1.0-1.1x:
+    docs/benchmark.md, 2026-12-03); ``gemm_weight_grad`` takes those gradients to BLAS and
+    brings seg W48 back to NCHW's speed.
 
     Args:
         gemm_weight_grad: the config's ``gemm_weight_grad`` (no warning when on).
@@ -54,7 +55,7 @@ def cpu_training_warning(gemm_weight_grad: bool,
     if avx512 is not False or gemm_weight_grad:
         return None
     return ('channels_last training on a CPU without AVX-512: oneDNN\'s NHWC weight-gradient '
-            'kernel is slow there (seg W48 trained at 0.72x the NCHW speed on an AVX2 CPU); '
-            'train in NCHW (drop --channels-last) or add --gemm-weight-grad '
-            '(gemm_weight_grad = True); tools/analysis/benchmark.py --switches CONFIG measures '
-            'both on this machine')
+            'kernel can be much slower there (on an AVX2 CPU seg W48 at 512x1024 trained at '
+            '0.72x the NCHW speed, pose W32 at 256x192 at 1.0-1.1x); '
+            'tools/analysis/benchmark.py --switches CONFIG measures it on this machine; NCHW '
+            '(drop --channels-last) or --gemm-weight-grad (gemm_weight_grad = True) avoid it')
