@@ -36,8 +36,7 @@ def enable_channels_last(model: nn.Module) -> nn.Module:
     return model
 
 
-def cpu_training_warning(gemm_weight_grad: bool,
-                         avx512: Optional[bool] = None) -> Optional[str]:
+def cpu_training_warning(gemm_weight_grad: bool) -> Optional[str]:
     """The warning for channels_last training on a CPU without AVX-512, or None.
 
     There oneDNN's NHWC weight-gradient kernel runs at a third to a half of the rate of the
@@ -48,11 +47,10 @@ def cpu_training_warning(gemm_weight_grad: bool,
 
     Args:
         gemm_weight_grad: the config's ``gemm_weight_grad`` (no warning when on).
-        avx512: whether the CPU has AVX-512; default :func:`has_avx512` of this machine
-            (unknown: no warning).
+
+    No warning either where :func:`has_avx512` cannot tell (not Linux, not x86).
     """
-    avx512 = has_avx512() if avx512 is None else avx512
-    if avx512 is not False or gemm_weight_grad:
+    if gemm_weight_grad or has_avx512() is not False:
         return None
     return ('channels_last training on a CPU without AVX-512: oneDNN\'s NHWC weight-gradient '
             'kernel can be much slower there (on an AVX2 CPU seg W48 at 512x1024 trained at '

@@ -29,10 +29,7 @@ def has_native_bf16(flags: Optional[frozenset] = None) -> Optional[bool]:
     Args:
         flags: CPU flags; default :func:`cpu_flags` of this machine.
     """
-    flags = cpu_flags() if flags is None else flags
-    if flags is None:
-        return None
-    return any(f in flags for f in NATIVE_BF16_FLAGS)
+    return _has_any(NATIVE_BF16_FLAGS, flags)
 
 
 def has_avx512(flags: Optional[frozenset] = None) -> Optional[bool]:
@@ -42,7 +39,12 @@ def has_avx512(flags: Optional[frozenset] = None) -> Optional[bool]:
     Args:
         flags: CPU flags; default :func:`cpu_flags` of this machine.
     """
+    return _has_any(('avx512f',), flags)
+
+
+def _has_any(names: tuple, flags: Optional[frozenset]) -> Optional[bool]:
+    """Whether ``flags`` (default: this machine's) holds any of ``names``; None when unknown."""
     flags = cpu_flags() if flags is None else flags
     if flags is None:
         return None
-    return 'avx512f' in flags
+    return any(f in flags for f in names)

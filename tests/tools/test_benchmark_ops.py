@@ -8,7 +8,7 @@ import json
 
 import pytest
 import torch
-from _benchmark_tool import POSE_TINY, B
+from _benchmark_tool import POSE_TINY, B, small_matmul_reference
 
 ONE_RUN = B.Timing(warm=1, min_n=1, max_n=2, budget_s=0.0)
 TINY = dict(image_hw=(64, 96), strides=(4, 8), num_rois=24, channels=4, output_size=3,
@@ -66,7 +66,7 @@ def test_ops_table_ratio():
 
 
 def test_ops_cli(tmp_path, monkeypatch):
-    monkeypatch.setattr(B, 'Session', lambda threads: _session())
+    small_matmul_reference(monkeypatch)
     monkeypatch.setattr(B, 'measure_ops', functools.partial(B.measure_ops, **{
         k: v for k, v in TINY.items() if k != 'timing'}))
     out = tmp_path / 'ops.json'
@@ -125,7 +125,7 @@ def test_benchmark_sgd_is_the_runners():
 
 
 def test_optim_cli(tmp_path, monkeypatch):
-    monkeypatch.setattr(B, 'Session', lambda threads: _session())
+    small_matmul_reference(monkeypatch)
     out = tmp_path / 'optim.json'
     assert B.main(['--optim', '--pose-config', str(POSE_TINY), '--quick', '--out', str(out)]) == 0
     data = json.loads(out.read_text())

@@ -1828,27 +1828,38 @@ def switch_verdict(ratio_median: float, ratio_min: float, ratio_max: float) -> s
     return 'no clear difference'
 
 
-def _switch_task(model, config: str | os.PathLike) -> str:
+def _switch_task(config: str | os.PathLike) -> str:
+    """'pose' or 'seg' from the class ``config``'s model type names (nothing built)."""
+    from mmengine.config import Config
+
     from hrnet_train.models.detectors import EncoderDecoder, TopdownPoseEstimator
-    if isinstance(model, TopdownPoseEstimator):
+    from hrnet_train.registry import MODELS
+    from hrnet_train.utils.setup_env import register_all_modules
+    register_all_modules(init_default_scope=False)
+    model_type = (Config.fromfile(str(config)).get('model') or {}).get('type')
+    if model_type is None:
+        raise ValueError(f'--switches: {config} has no model.type')
+    cls = MODELS.get(model_type) if isinstance(model_type, str) else model_type
+    if isinstance(cls, type) and issubclass(cls, TopdownPoseEstimator):
         return 'pose'
-    if isinstance(model, EncoderDecoder):
+    if isinstance(cls, type) and issubclass(cls, EncoderDecoder):
         return 'seg'
+    name = cls.__name__ if isinstance(cls, type) else model_type
     raise ValueError(f'--switches measures top-down pose and segmentation configs; {config} '
-                     f'builds {type(model).__name__}')
+                     f'builds {name}')
 
 
-def _switch_model(config, switch: Optional[Switch], hw: Sequence[int], batch: int, mode: str):
-    """The model of ``config`` with ``switch``'s settings (None: the defaults), built with seed
-    0 (every variant starts from the same weights), and its call for ``mode``: inference
-    (eval, no grad; seg: ``inference``, logits at the input size) or one training step as the
-    figures define it (:func:`_train_step`; the runner's fused SGD, or torch's default with
-    ``fused_optimizer=False``). Returns (task, call)."""
+def _switch_model(config, task: str, switch: Optional[Switch], hw: Sequence[int], batch: int,
+                  mode: str):
+    """The model of ``config`` (``task`` from :func:`_switch_task`) with ``switch``'s settings
+    (None: the defaults), built with seed 0 (every variant starts from the same weights), and
+    its call for ``mode``: inference (eval, no grad; seg: ``inference``, logits at the input
+    size) or one training step as the figures define it (:func:`_train_step`; the runner's
+    fused SGD, or torch's default with ``fused_optimizer=False``)."""
     import torch
     s = switch or Switch('default', mode, '')
     torch.manual_seed(0)
     model = build_model(config, backbone=s.backbone)
-    task = _switch_task(model, config)
     x = torch.randn(batch, 3, *hw, generator=torch.Generator().manual_seed(1))
     if mode == 'infer':
         net = _inference_model(model, fuse_bn=s.fuse_bn, compile=s.compile)
@@ -1858,13 +1869,13 @@ def _switch_model(config, switch: Optional[Switch], hw: Sequence[int], batch: in
         def infer():
             with torch.no_grad():
                 return forward(x)
-        return task, infer
+        return infer
     model.train()
     if s.compile:
         from hrnet_train.models.utils import compile_network
         compile_network(model, dynamic=False)
     x = _prepare(model, x, s.channels_last)
-    return task, _train_step(task, model, x, None, fused_optimizer=s.fused_optimizer)
+    return _train_step(task, model, x, None, fused_optimizer=s.fused_optimizer)
 
 
 def measure_switches(session: Session, config: str | os.PathLike = POSE_CONFIG, *,
@@ -1880,7 +1891,7 @@ def measure_switches(session: Session, config: str | os.PathLike = POSE_CONFIG, 
     ``compile`` switches only with ``compile=True``. Records ``switch_<task>_<mode>``."""
     import torch
     out = []
-    task = _switch_task(build_model(config), config)
+    task = _switch_task(config)
     hw = tuple(input_hw or (_config_input_hw(config) if task == 'pose' else SEG_INPUT_HW))
     for mode in ('infer', 'train'):
         chosen = [s for s in switches if s.mode == mode and (compile or not s.compile)]
@@ -1888,10 +1899,10 @@ def measure_switches(session: Session, config: str | os.PathLike = POSE_CONFIG, 
             continue
         batch = (infer_batch if mode == 'infer' else train_batch) or (
             8 if task == 'pose' else 1 if mode == 'infer' else 2)
-        task, default = _switch_model(config, None, hw, batch, mode)
+        default = _switch_model(config, task, None, hw, batch, mode)
         ref = default() if mode == 'infer' else None
         for s in chosen:
-            _, call = _switch_model(config, s, hw, batch, mode)
+            call = _switch_model(config, task, s, hw, batch, mode)
             rec = dict(bench=f'switch_{task}_{mode}', switch=s.name, turn_on=s.turn_on,
                        mode=mode, batch=batch, input_hw=list(hw), pairs=pairs,
                        config=Path(config).name)
@@ -1938,7 +1949,7 @@ def run_switches(args: argparse.Namespace) -> tuple[dict, list[dict]]:
         from hrnet_train.utils.malloc import keep_freed_memory
         meta['keep_freed_memory'] = keep_freed_memory()
     print('META ' + json.dumps(meta), flush=True)
-    _switch_task(build_model(args.switches), args.switches)  # another task fails before timing
+    _switch_task(args.switches)  # a config of another task fails before the timing
     session = Session(threads=args.threads)
     session.measure_peak()
     measure_switches(session, args.switches, pairs=args.switch_pairs, compile=args.compile)
