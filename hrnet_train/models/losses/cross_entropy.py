@@ -175,6 +175,13 @@ class CrossEntropyLoss(nn.Module):
         self.align_corners = align_corners
         self.loss_name = loss_name
 
+    @property
+    def label_resize(self) -> Optional[bool]:
+        """The ``align_corners`` with which :meth:`forward` first resizes (N, C, h, w) logits to
+        the labels' size (None with ``use_sigmoid``, which takes (N, C) logits); a caller may
+        resize once for several losses."""
+        return None if self.use_sigmoid else self.align_corners
+
     def forward(self, logits: Tensor, labels: Tensor, weight: Optional[Tensor] = None,
                 avg_factor: Optional[float] = None) -> Tensor:
         if self.use_sigmoid:

@@ -138,6 +138,12 @@ class RMILoss(nn.Module):
         self.align_corners = align_corners
         self.loss_name = loss_name
 
+    @property
+    def label_resize(self) -> bool:
+        """The ``align_corners`` with which :meth:`forward` first resizes (N, C, h, w) logits to
+        the labels' size; a caller may resize once for several losses."""
+        return self.align_corners
+
     def forward(self, logits: Tensor, labels: Tensor) -> Tensor:
         logits = resize_logits_to_labels(logits, labels, align_corners=self.align_corners)
         num_classes = logits.shape[1]

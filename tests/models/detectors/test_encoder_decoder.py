@@ -89,6 +89,43 @@ def test_multiple_losses():
         _model(loss=[dict(type='CrossEntropyLoss'), dict(type='OhemCrossEntropyLoss')])
 
 
+@pytest.mark.parametrize('loss_corners', [False, True])
+def test_one_resize_for_all_losses_gives_each_loss_and_gradient(loss_corners):
+    """The logits are resized to the labels once for every loss (and acc_seg); each loss and the
+    gradients equal the losses called on the stride-4 logits, which resize them themselves."""
+    loss = [dict(type='CrossEntropyLoss', align_corners=loss_corners),
+            dict(type='OhemCrossEntropyLoss', min_kept=50, loss_name='loss_ohem',
+                 align_corners=loss_corners)]
+    model = _model(loss=loss)
+    data = model.data_preprocessor(_batch([(32, 48), (32, 48)]), training=True)
+    labels = torch.stack([s.gt_seg_map[0] for s in data['data_samples']]).long()
+    losses = model(**data, mode='loss')
+    grads = torch.autograd.grad(losses['loss_ce'] + losses['loss_ohem'],
+                                model.decode_head.parameters())
+
+    logits = model(data['inputs'], mode='tensor')  # (2, K, 8, 12)
+    assert logits.shape[-2:] == (8, 12)
+    ce, ohem = model.losses[0](logits, labels), model.losses[1](logits, labels)
+    torch.testing.assert_close(losses['loss_ce'], ce, rtol=0, atol=0)
+    torch.testing.assert_close(losses['loss_ohem'], ohem, rtol=0, atol=0)
+    for got, want in zip(grads, torch.autograd.grad(ce + ohem, model.decode_head.parameters())):
+        torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-7)
+    # acc_seg always resizes with the model's align_corners (False here)
+    with torch.no_grad():
+        up = torch.nn.functional.interpolate(logits, size=(32, 48), mode='bilinear')
+        valid = labels != 255
+        expected = ((up.argmax(1) == labels) & valid).sum() / valid.sum()
+    torch.testing.assert_close(losses['acc_seg'], expected.float())
+
+
+def test_losses_say_how_they_resize():
+    assert MODELS.build(dict(type='CrossEntropyLoss')).label_resize is False
+    assert MODELS.build(dict(type='CrossEntropyLoss', align_corners=True)).label_resize is True
+    assert MODELS.build(dict(type='CrossEntropyLoss', use_sigmoid=True)).label_resize is None
+    assert MODELS.build(dict(type='OhemCrossEntropyLoss')).label_resize is False
+    assert MODELS.build(dict(type='RMILoss')).label_resize is False
+
+
 def test_tensor_mode_shape_odd_size():
     model = _model().eval()
     out = model(torch.randn(2, 3, 100, 150), mode='tensor')
