@@ -34,6 +34,19 @@ def resize_logits_to_labels(logits: Tensor, labels: Tensor, *,
                          align_corners=align_corners)
 
 
+class PixelLoss(nn.Module):
+    """Base of the pixel losses whose ``forward(logits, labels)`` first resizes (N, C, h, w)
+    logits to the (N, H, W) labels bilinearly with ``self.align_corners``."""
+
+    align_corners: bool
+
+    @property
+    def label_resize(self) -> Optional[bool]:
+        """The ``align_corners`` of that resize (None where a loss takes no pixel maps); a
+        caller that resizes with it first, once for several losses, gets the same losses."""
+        return self.align_corners
+
+
 def _check_class_weight(class_weight: Optional[Sequence[float]]) -> Optional[Tensor]:
     if class_weight is None:
         return None
@@ -109,7 +122,7 @@ def sigmoid_cross_entropy(logits: Tensor, labels: Tensor, weight: Optional[Tenso
 
 
 @MODELS.register_module()
-class CrossEntropyLoss(nn.Module):
+class CrossEntropyLoss(PixelLoss):
     """Class-weighted cross-entropy for every task: image, RoI and pixel logits.
 
     Shapes: logits (N, C) with labels (N,) (classification, RoI heads); logits (N, C, h, w)
@@ -177,9 +190,7 @@ class CrossEntropyLoss(nn.Module):
 
     @property
     def label_resize(self) -> Optional[bool]:
-        """The ``align_corners`` with which :meth:`forward` first resizes (N, C, h, w) logits to
-        the labels' size (None with ``use_sigmoid``, which takes (N, C) logits); a caller may
-        resize once for several losses."""
+        """None with ``use_sigmoid`` (it takes (N, C) logits), else :class:`PixelLoss`'s."""
         return None if self.use_sigmoid else self.align_corners
 
     def forward(self, logits: Tensor, labels: Tensor, weight: Optional[Tensor] = None,

@@ -5,11 +5,11 @@ from typing import Optional, Sequence
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor, nn
+from torch import Tensor
 
 from hrnet_train.registry import MODELS
 
-from .cross_entropy import _check_class_weight, resize_logits_to_labels
+from .cross_entropy import PixelLoss, _check_class_weight, resize_logits_to_labels
 
 
 def select_ohem_pixels(gt_probs: Tensor, *, thresh: float, min_kept: int) -> Tensor:
@@ -42,7 +42,7 @@ def select_ohem_pixels(gt_probs: Tensor, *, thresh: float, min_kept: int) -> Ten
 
 
 @MODELS.register_module()
-class OhemCrossEntropyLoss(nn.Module):
+class OhemCrossEntropyLoss(PixelLoss):
     """Cross-entropy averaged over the hard pixels only (official ``OhemCrossEntropy``).
 
     Per-pixel losses are class-weighted (``w[y_i] * nll_i``) and then averaged with a plain mean
@@ -78,12 +78,6 @@ class OhemCrossEntropyLoss(nn.Module):
         self.loss_weight = loss_weight
         self.align_corners = align_corners
         self.loss_name = loss_name
-
-    @property
-    def label_resize(self) -> bool:
-        """The ``align_corners`` with which :meth:`forward` first resizes (N, C, h, w) logits to
-        the labels' size; a caller may resize once for several losses."""
-        return self.align_corners
 
     def forward(self, logits: Tensor, labels: Tensor) -> Tensor:
         logits = resize_logits_to_labels(logits, labels, align_corners=self.align_corners)

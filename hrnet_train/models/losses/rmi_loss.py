@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor, nn
+from torch import Tensor
 
 from hrnet_train.registry import MODELS
 
-from .cross_entropy import resize_logits_to_labels
+from .cross_entropy import PixelLoss, resize_logits_to_labels
 
 _CLIP_MIN = 1e-6  # added to the sigmoid probabilities (reference _CLIP_MIN)
 _POS_ALPHA = 1e-3  # ridge that keeps the covariances positive definite (reference _POS_ALPHA)
@@ -91,7 +91,7 @@ def rmi_lower_bound(labels: Tensor, probs: Tensor, *, radius: int = 3, pool: str
 
 
 @MODELS.register_module()
-class RMILoss(nn.Module):
+class RMILoss(PixelLoss):
     """Sigmoid BCE plus the RMI lower bound (openseg.pytorch ``RMILoss.forward_sigmoid``).
 
     ``bce = sum over valid pixels and classes of BCE(logit, one-hot) / (valid pixels + 1)``;
@@ -137,12 +137,6 @@ class RMILoss(nn.Module):
         self.loss_weight = loss_weight
         self.align_corners = align_corners
         self.loss_name = loss_name
-
-    @property
-    def label_resize(self) -> bool:
-        """The ``align_corners`` with which :meth:`forward` first resizes (N, C, h, w) logits to
-        the labels' size; a caller may resize once for several losses."""
-        return self.align_corners
 
     def forward(self, logits: Tensor, labels: Tensor) -> Tensor:
         logits = resize_logits_to_labels(logits, labels, align_corners=self.align_corners)
