@@ -336,12 +336,14 @@ class EncoderDecoder(BaseModel):
             for m in modules:
                 value = m(resized, labels)
                 losses[prefix + m.loss_name] = value if weight == 1.0 else value * weight
-        with torch.no_grad():  # the main output's pixel accuracy; `resized` is the main one's
-            if corners != self.align_corners:
-                resized = F.interpolate(outputs[-1], size=labels.shape[-2:], mode='bilinear',
-                                        align_corners=self.align_corners)
+            if main:  # acc_seg reuses the main output's resize where it has the model's corners
+                main_up = resized if corners == self.align_corners else None
+        with torch.no_grad():
+            if main_up is None:
+                main_up = resize_logits_to_labels(outputs[-1], labels,
+                                                  align_corners=self.align_corners)
             valid = labels != self.ignore_index
-            correct = (argmax(resized, 1) == labels) & valid
+            correct = (argmax(main_up, 1) == labels) & valid
             losses['acc_seg'] = correct.sum().float() / valid.sum().clamp(min=1).float()
         return losses
 

@@ -191,7 +191,7 @@ class CrossEntropyLoss(PixelLoss):
     @property
     def label_resize(self) -> Optional[bool]:
         """None with ``use_sigmoid`` (it takes (N, C) logits), else :class:`PixelLoss`'s."""
-        return None if self.use_sigmoid else self.align_corners
+        return None if self.use_sigmoid else super().label_resize
 
     def forward(self, logits: Tensor, labels: Tensor, weight: Optional[Tensor] = None,
                 avg_factor: Optional[float] = None) -> Tensor:
