@@ -9,6 +9,7 @@ import numpy as np
 from hrnet_train.registry import DATASETS
 from hrnet_train.utils.errors import DataError
 
+from .paths import data_root_hint
 from .seg_folder import SegFolderDataset, check_fixed_labels
 from .seg_labels import CITYSCAPES_LABEL_TABLE
 
@@ -112,7 +113,8 @@ class CityscapesDataset(SegFolderDataset):
 
     def _load_list_file(self, list_file: str) -> list[dict]:
         if not os.path.isfile(list_file):
-            raise FileNotFoundError(f'Cityscapes list file (ann_file) not found: {list_file}')
+            raise FileNotFoundError(f'Cityscapes list file (ann_file) not found: {list_file}'
+                                    + data_root_hint(list_file, self.data_root))
         if self.data_root and not os.path.isdir(self.data_root):
             raise DataError(f'data_root {self.data_root} does not exist (a folder)')
         root = self.data_root or ''

@@ -172,7 +172,7 @@ class CocoDetection(BaseDataset):
         if img_dir and not os.path.isdir(img_dir):
             raise DataError(f'image folder {img_dir} (data_prefix img) does not exist')
         self._img_ids_with_ann = set()
-        coco = load_coco_json(self.ann_file, 'annotation file')
+        coco = load_coco_json(self.ann_file, 'annotation file', self.data_root)
         if not isinstance(coco, dict) or not isinstance(coco.get('images'), list):
             raise DataError(f'annotation file {self.ann_file} is not COCO format '
                             '(no "images" list)')

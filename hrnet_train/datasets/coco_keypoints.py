@@ -243,7 +243,7 @@ class CocoKeypointDataset(BaseDataset):
         img_dir = self.data_prefix['img']
         if img_dir and not os.path.isdir(img_dir):
             raise DataError(f'image folder {img_dir} (data_prefix img) does not exist')
-        coco = load_coco_json(self.ann_file, 'annotation file')
+        coco = load_coco_json(self.ann_file, 'annotation file', self.data_root)
         if not isinstance(coco, dict) or not isinstance(coco.get('images'), list):
             raise DataError(f'annotation file {self.ann_file} is not COCO format '
                             '(no "images" list)')
@@ -342,7 +342,7 @@ class CocoKeypointDataset(BaseDataset):
         return data_list
 
     def _load_detector_instances(self, images: dict, cat_ids: set) -> list[dict]:
-        dets = load_coco_json(self.bbox_file, 'detection file')
+        dets = load_coco_json(self.bbox_file, 'detection file', self.data_root)
         if not isinstance(dets, list):
             raise DataError(f'detection file {self.bbox_file} must hold a list of boxes '
                             '(COCO results format)')

@@ -10,12 +10,14 @@ from mmengine.logging import print_log
 
 from hrnet_train.utils.errors import DataError
 
+from .paths import data_root_hint
 
-def load_coco_json(path: str, what: str):
-    """Read a COCO json: FileNotFoundError naming ``what`` and the path when it is missing,
-    a one-line DataError when it is not JSON."""
+
+def load_coco_json(path: str, what: str, data_root: str | None = None):
+    """Read a COCO json: FileNotFoundError naming ``what`` and the path when it is missing
+    (with :func:`data_root_hint`), a one-line DataError when it is not JSON."""
     if not os.path.isfile(path):
-        raise FileNotFoundError(f'{what} not found: {path}')
+        raise FileNotFoundError(f'{what} not found: {path}' + data_root_hint(path, data_root))
     try:
         with open(path) as f:
             return json.load(f)

@@ -58,7 +58,7 @@ class CrowdPoseDataset(CocoKeypointDataset):
         data_list = super().load_data_list()
         # The base loader keeps only path and size per image; crowdIndex is read here (a second
         # json parse, paid once per dataset build).
-        images = load_coco_json(self.ann_file, 'annotation file')['images']
+        images = load_coco_json(self.ann_file, 'annotation file', self.data_root)['images']
         crowd = {img['id']: img.get('crowdIndex') for img in images}
         for info in data_list:
             value = crowd.get(info['img_id'])

@@ -17,6 +17,8 @@ from mmengine.logging import print_log
 from hrnet_train.registry import DATASETS, TRANSFORMS
 from hrnet_train.utils.errors import ConfigError, DataError
 
+from .paths import data_root_hint
+
 IMG_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.JPEG')
 # How many offenders the one skip_invalid log line names.
 _NUM_NAMED_OFFENDERS = 3
@@ -238,7 +240,8 @@ class ImageFolderDataset(BaseDataset):
                         num_classes: int) -> tuple[list[dict], list[str]]:
         """Samples of the list layout, and the problems skip_invalid dropped."""
         if not os.path.isfile(path):
-            raise FileNotFoundError(f'list file (ann_file) not found: {path}')
+            raise FileNotFoundError(f'list file (ann_file) not found: {path}'
+                                    + data_root_hint(path, self.data_root))
         data_list, invalid = [], []
         with open(path, encoding='utf-8') as f:
             for line_no, line in enumerate(f, 1):

@@ -7,6 +7,7 @@ from typing import Any, Mapping, Optional
 from hrnet_train.registry import DATASETS
 from hrnet_train.utils.errors import DataError
 
+from .paths import data_root_hint
 from .seg_folder import SegFolderDataset, check_fixed_labels
 
 # Class names and palette as open-mmlab/mmsegmentation mmseg/datasets/lip.py (LIPDataset); the
@@ -78,7 +79,8 @@ class LIPDataset(SegFolderDataset):
         if not self.ann_file:
             return super().load_data_list()
         if not os.path.isfile(self.ann_file):
-            raise DataError(f'LIPDataset: list file (ann_file) {self.ann_file} does not exist')
+            raise DataError(f'LIPDataset: list file (ann_file) {self.ann_file} does not exist'
+                            + data_root_hint(self.ann_file, self.data_root))
         with open(self.ann_file) as f:
             lines = [(no, line.split()) for no, line in enumerate(f, 1) if line.strip()]
         if not lines or len(lines[0][1]) == 1:

@@ -17,6 +17,7 @@ from hrnet_train.registry import DATASETS, TRANSFORMS
 from hrnet_train.utils.errors import DataError
 
 from .coco_keypoints import CocoKeypointDataset
+from .paths import data_root_hint
 
 # MPII order (official lib/dataset/mpii.py, mmpose mpii.py keypoint_info).
 _MPII_KEYPOINT_NAMES = (
@@ -143,7 +144,8 @@ class MPIIDataset(CocoKeypointDataset):
             with open(self.ann_file) as f:
                 anns = json.load(f)
         except FileNotFoundError:
-            raise DataError(f'annotation file {self.ann_file} does not exist') from None
+            raise DataError(f'annotation file {self.ann_file} does not exist'
+                            + data_root_hint(self.ann_file, self.data_root)) from None
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise DataError(f'annotation file {self.ann_file} is not JSON: {exc}') from None
         if not isinstance(anns, list) or not anns:

@@ -13,6 +13,7 @@ from typing import Any, Mapping, Optional
 from hrnet_train.registry import DATASETS
 from hrnet_train.utils.errors import DataError
 
+from .paths import data_root_hint
 from .seg_folder import SegFolderDataset, check_fixed_labels
 
 # The 59 classes, in label order 1..59 (open-mmlab/mmsegmentation 1.x
@@ -51,7 +52,8 @@ def check_split_file(dataset: SegFolderDataset) -> None:
     if not dataset.ann_file:
         raise ValueError(f'{name} needs ann_file (a split file listing one image stem per line)')
     if not os.path.isfile(dataset.ann_file):
-        raise DataError(f'{name}: split file (ann_file) {dataset.ann_file} does not exist')
+        raise DataError(f'{name}: split file (ann_file) {dataset.ann_file} does not exist'
+                        + data_root_hint(dataset.ann_file, dataset.data_root))
 
 
 @DATASETS.register_module()

@@ -13,6 +13,7 @@ from mmengine.logging import print_log
 from hrnet_train.registry import DATASETS
 from hrnet_train.utils.errors import DataError
 
+from .paths import data_root_hint
 from .seg_labels import build_label_table
 
 # How many offenders the one skip_invalid log line names.
@@ -202,10 +203,10 @@ class SegFolderDataset(BaseDataset):
             raise DataError(f'label file not found: {path} (for image {img_path})')
         return path, self.label_table
 
-    @staticmethod
-    def _read_split_file(path: str) -> list[str]:
+    def _read_split_file(self, path: str) -> list[str]:
         if not os.path.isfile(path):
-            raise FileNotFoundError(f'split file (ann_file) not found: {path}')
+            raise FileNotFoundError(f'split file (ann_file) not found: {path}'
+                                    + data_root_hint(path, self.data_root))
         with open(path) as f:
             return [line.strip() for line in f if line.strip()]
 
