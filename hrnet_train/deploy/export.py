@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
 from typing import Optional
 
 import torch
@@ -332,7 +333,11 @@ def export_onnx(model: nn.Module, path: str, *, input_shape: tuple[int, int],
     elif task == 'det':
         dynamic_axes = {o: {0: 'num_dets'} for o in outputs}
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    with torch.no_grad():
+    with torch.no_grad(), warnings.catch_warnings():
+        # The tracer's warnings name the shape checks and constant index tensors, which are
+        # fixed for the exported input size by design (the parity tests run the graph, dynamic
+        # batch included); they would only alarm a user.
+        warnings.simplefilter('ignore', torch.jit.TracerWarning)
         torch.onnx.export(module, (dummy,), path, input_names=['image'], output_names=outputs,
                           dynamic_axes=dynamic_axes, opset_version=opset, dynamo=False)
     if dataset_meta is None:

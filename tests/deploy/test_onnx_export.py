@@ -2,6 +2,7 @@
 PyTorch's predictions."""
 import copy
 import json
+import warnings
 
 import numpy as np
 import pytest
@@ -67,8 +68,11 @@ def test_pose_keypoints_match_pytorch_decode(pose_model, tmp_path, codec, flip_t
         model.codec = (MSRAHeatmap(c.input_size, c.heatmap_size, c.sigma, unbiased=True)
                        if codec == 'dark' else UDPHeatmap(c.input_size, c.heatmap_size, c.sigma))
     model.test_cfg['flip_test'] = flip_test
-    path = export_onnx(model, str(tmp_path / 'pose.onnx'), input_shape=(128, 96),
-                       dynamic_batch=True, flip_test=flip_test)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter('always')
+        path = export_onnx(model, str(tmp_path / 'pose.onnx'), input_shape=(128, 96),
+                           dynamic_batch=True, flip_test=flip_test)
+    assert not [w for w in caught if issubclass(w.category, torch.jit.TracerWarning)]
     session = load_session(path)
     crops, _ = _pose_batch(model, session)
     out = run_session(session, crops)
