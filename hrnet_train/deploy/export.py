@@ -27,7 +27,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from hrnet_train.models.utils.fuse_bn import fuse_batchnorm
-from hrnet_train.utils.errors import CheckpointError, ConfigError
+from hrnet_train.utils.errors import CheckpointError, ConfigError, import_optional
 
 from .decode import (
     decode_argmax,
@@ -317,7 +317,7 @@ def export_onnx(model: nn.Module, path: str, *, input_shape: tuple[int, int],
     Returns:
         ``path``.
     """
-    import onnx
+    onnx = import_optional('onnx', 'ONNX export', 'export')
     module = model if hasattr(model, 'task') else build_export_module(model, **options)
     task = module.task
     outputs = list(TASK_OUTPUTS[task])

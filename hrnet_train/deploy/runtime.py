@@ -22,7 +22,7 @@ import torch
 
 from hrnet_train.ops import argmax
 from hrnet_train.structures import apply_affine, invert_affine
-from hrnet_train.utils.errors import DataError
+from hrnet_train.utils.errors import DataError, import_optional
 
 from .export import TASK_OUTPUTS
 
@@ -33,7 +33,7 @@ __all__ = ['load_session', 'session_task', 'session_meta', 'dataset_meta_of',
 
 def load_session(path: str):
     """An ``onnxruntime.InferenceSession`` on CPU for ``path`` (one-line errors)."""
-    import onnxruntime as ort
+    ort = import_optional('onnxruntime', 'running an ONNX model', 'export')
     if not os.path.isfile(path):
         raise FileNotFoundError(f'ONNX model not found: {path}')
     try:

@@ -20,7 +20,13 @@ from typing import Any, Callable, NoReturn, Optional, Sequence
 import torch
 from mmengine.config import Config
 
-from hrnet_train.utils.errors import CheckpointError, ConfigError, DataError, TrainingDivergedError
+from hrnet_train.utils.errors import (
+    CheckpointError,
+    ConfigError,
+    DataError,
+    MissingDependencyError,
+    TrainingDivergedError,
+)
 
 DEBUG_ENV = 'HRNET_DEBUG'
 EXIT_INPUT_ERROR = 2  # a user's mistake: config, data, checkpoint, path, argument
@@ -28,9 +34,9 @@ EXIT_FAILED = 1  # training diverged, or an unexpected error
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report Ctrl-C
 # Exceptions that mean "the input is wrong". Builders raise the builtin types for bad configs
 # (mmengine: KeyError for an unknown type, TypeError for a bad argument).
-_INPUT_ERRORS = (ConfigError, DataError, CheckpointError, ValueError, KeyError, TypeError,
-                 AssertionError, FileNotFoundError, FileExistsError, IsADirectoryError,
-                 NotADirectoryError, PermissionError)
+_INPUT_ERRORS = (ConfigError, DataError, CheckpointError, MissingDependencyError, ValueError,
+                 KeyError, TypeError, AssertionError, FileNotFoundError, FileExistsError,
+                 IsADirectoryError, NotADirectoryError, PermissionError)
 _WORKER_ERROR = re.compile(r'^Caught (\S+) in DataLoader worker process \d+\.')
 
 

@@ -8,6 +8,9 @@ They subclass the builtin types that callers already catch (``ValueError``,
 """
 from __future__ import annotations
 
+import importlib
+from types import ModuleType
+
 
 class ConfigError(ValueError):
     """A config key or value is wrong: unknown key or type, wrong value, missing entry."""
@@ -23,3 +26,18 @@ class CheckpointError(ValueError):
 
 class TrainingDivergedError(FloatingPointError):
     """Training stopped by a guard: a NaN/Inf loss or a loss spike."""
+
+
+class MissingDependencyError(ImportError):
+    """An optional package a feature needs is not installed."""
+
+
+def import_optional(name: str, feature: str, extra: str) -> ModuleType:
+    """``importlib.import_module(name)``, or a :class:`MissingDependencyError` whose one line
+    names the feature and the install command (``pip install -e ".[extra]"``)."""
+    try:
+        return importlib.import_module(name)
+    except ImportError as e:
+        raise MissingDependencyError(
+            f'{feature} needs the {name} package, which is not installed ({e}): '
+            f'pip install -e ".[{extra}]" (or pip install {name})') from None

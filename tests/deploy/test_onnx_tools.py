@@ -125,3 +125,25 @@ def test_wrong_array_into_fixed_model(tiny_checkpoints, tmp_path):
         bad = tmp_path / 'bad.onnx'
         bad.write_bytes(b'junk')
         load_session(str(bad))
+
+
+def test_missing_onnx_packages_name_the_install(tools, tiny_checkpoints, tmp_path, capsys,
+                                                monkeypatch):
+    export, run = tools
+    pose_cfg, pose_ckpt = tiny_checkpoints['pose']
+    onnx_path = tmp_path / 'pose.onnx'
+    assert run_tool(export.main, [pose_cfg, pose_ckpt, '--out', str(onnx_path)]) == 0
+    capsys.readouterr()
+    monkeypatch.setitem(sys.modules, 'onnx', None)  # import onnx raises ImportError
+    assert run_tool(export.main, [pose_cfg, pose_ckpt, '--out', str(tmp_path / 'x.onnx')]) == 2
+    line = _error_line(capsys)
+    assert line.startswith('error: ONNX export needs the onnx package')
+    assert line.endswith('pip install -e ".[export]" (or pip install onnx)')
+    assert 'loaded' not in capsys.readouterr().out  # refused before the model was loaded
+    assert not (tmp_path / 'x.onnx').exists()
+    monkeypatch.setitem(sys.modules, 'onnxruntime', None)
+    assert run_tool(run.main, [str(onnx_path), pose_cfg, COCO_IMG, '--out-dir',
+                               str(tmp_path / 'out')]) == 2
+    line = _error_line(capsys)
+    assert 'running an ONNX model needs the onnxruntime package' in line
+    assert 'unexpected' not in line

@@ -48,7 +48,9 @@ def main(argv=None) -> int:
     from hrnet_train.models.utils.official_weights import unwrap_state_dict
     from hrnet_train.registry import MODELS
     from hrnet_train.utils import register_all_modules
+    from hrnet_train.utils.errors import import_optional
 
+    import_optional('onnx', 'ONNX export', 'export')  # before minutes of model loading
     register_all_modules()
     cfg = load_config(args.config)
     model_cfg = cfg.model.copy()
