@@ -50,6 +50,12 @@ class Pretrained:
         self.wholemodule = False  # set by mmengine's initialize(); unused, as in PretrainedInit
 
     def __call__(self, module: nn.Module) -> None:
+        if '://' not in self.checkpoint and not os.path.isfile(self.checkpoint):
+            raise FileNotFoundError(
+                f'init_cfg Pretrained: checkpoint file not found: {self.checkpoint} (put the '
+                'weights there, point init_cfg.checkpoint at them: a path, a URL or an '
+                'open-mmlab:// name, or start from random weights with init_cfg=None, e.g. '
+                '--cfg-options model.backbone.init_cfg=None)')
         load_checkpoint(module, self.checkpoint, strict=self.strict, allow_unexpected=True,
                         ignore_missing=self.ignore_missing, prefix=self.prefix,
                         map_location=self.map_location)

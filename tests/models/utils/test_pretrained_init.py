@@ -151,3 +151,14 @@ def test_other_initializers_run_before_pretrained(tmp_path):
 def test_bad_checkpoint_argument():
     with pytest.raises(ValueError, match='init_cfg Pretrained: checkpoint must be a path'):
         HRNet(ARCH, init_cfg=dict(type='Pretrained', checkpoint=None)).init_weights()
+
+
+def test_missing_local_file_names_the_ways_out(tmp_path):
+    path = tmp_path / 'pretrained_models' / 'hrnetv2_w18_imagenet_pretrained.pth'
+    model = HRNet(ARCH, init_cfg=dict(type='Pretrained', checkpoint=str(path)))
+    with pytest.raises(FileNotFoundError) as err:
+        model.init_weights()
+    msg = str(err.value)
+    assert msg.startswith(f'init_cfg Pretrained: checkpoint file not found: {path} (')
+    assert 'open-mmlab://' in msg and '--cfg-options model.backbone.init_cfg=None' in msg
+    assert '\n' not in msg
