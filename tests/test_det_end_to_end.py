@@ -62,6 +62,8 @@ def test_quickstart_trains_evaluates_and_tests(tmp_path, monkeypatch):
         assert abs(saved[key] - metrics[key]) < 1e-9, key
     results = json.loads((tmp_path / 'res.bbox.json').read_text())
     assert results and {r['category_id'] for r in results} == {1}  # the file's person id
+    assert (f'{len(results)} results written to {dump}.bbox.json'
+            in proc.stdout + proc.stderr)  # the log says where --dump went
     for r in results:  # COCO xywh in original image pixels
         h, w = IMAGES[r['image_id']]
         x, y, bw, bh = r['bbox']

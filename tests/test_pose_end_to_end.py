@@ -62,6 +62,8 @@ def test_quickstart_trains_evaluates_and_tests(tmp_path, monkeypatch):
         assert abs(saved[key] - metrics[key]) < 1e-9, key
     results = json.loads((tmp_path / 'res.keypoints.json').read_text())
     assert results and len(results[0]['keypoints']) == 51
+    assert (f'CocoKeypointMetric: {len(results)} results written to {dump}.keypoints.json'
+            in proc.stdout + proc.stderr)  # the log says where --dump went
     assert {r['image_id'] for r in results} == {785, 40083, 196141, 197388}
 
     # The same weights in the official release layout (bare backbone keys + final_layer.*, as

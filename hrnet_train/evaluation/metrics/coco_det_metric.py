@@ -293,8 +293,9 @@ class CocoDetMetric(BaseMetric):
         coco_results = self.results_to_coco(results, cat_ids)
 
         with coco_results_file(coco_results, self.outfile_prefix, 'bbox') as res_file:
-            if self.format_only:
+            if self.outfile_prefix is not None:  # kept (tools/test.py --dump): say where
                 logger.info(f'{name}: {len(coco_results)} results written to {res_file}')
+            if self.format_only:
                 return {}
             unknown = sorted({r['img_id'] for r in results} - set(coco.getImgIds()), key=str)
             if unknown:

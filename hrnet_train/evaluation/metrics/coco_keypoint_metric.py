@@ -191,8 +191,10 @@ class CocoKeypointMetric(BaseMetric):
         coco_results = self.results_to_coco(results)
 
         with coco_results_file(coco_results, self.outfile_prefix, 'keypoints') as res_file:
+            if self.outfile_prefix is not None:  # kept (tools/test.py --dump): say where
+                logger.info(f'{type(self).__name__}: {len(coco_results)} results written to '
+                            f'{res_file}')
             if self.format_only:
-                logger.info(f'{type(self).__name__}: results written to {res_file}')
                 return {}
             if not coco_results:
                 print_log(f'{type(self).__name__}: no predictions to evaluate; every stat is 0',
