@@ -54,3 +54,21 @@ def test_matching_model_and_dataset_pass(tmp_path, monkeypatch):
     hook = next(h for h in runner.hooks if isinstance(h, DatasetMetaCheckHook))
     hook.before_train(runner)
     hook.before_test(runner)  # no error
+
+
+CLS = ROOT / 'configs/cls/hrnet-w18-small-v1_cls-tiny_quickstart.py'
+
+
+def test_evaluator_topk_must_fit_the_classes_before_training(tmp_path, monkeypatch):
+    # top-5 on the 3-class quickstart used to fail after the first training epoch.
+    monkeypatch.chdir(ROOT)
+    runner = _runner(CLS, tmp_path, **{'val_evaluator.topk': (1, 5),
+                                       'test_evaluator.topk': (1, 5)})
+    with pytest.raises(ConfigError) as err:
+        runner.train()
+    assert str(err.value) == ('val_evaluator Accuracy topk=(1, 5): top-5 needs at least 5 '
+                              'classes but the val dataset (ImageFolderDataset) has 3; set '
+                              'val_evaluator.topk=1')
+    assert runner.iter == 0
+    with pytest.raises(ConfigError, match=r'^test_evaluator Accuracy topk=\(1, 5\).*test dataset'):
+        runner.test()

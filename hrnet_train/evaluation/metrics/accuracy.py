@@ -82,7 +82,8 @@ class Accuracy(BaseMetric):
     Keys: ``accuracy/top1``, ``accuracy/top5``, ... (mmpretrain's names; mmpretrain's default
     score threshold 0 changes nothing for softmax scores, so there is none here).
 
-    Errors: a ``topk`` larger than the number of classes is a ``ConfigError`` on the first batch;
+    Errors: a ``topk`` larger than the number of classes is a ``ConfigError`` before the run
+    (:meth:`check_dataset_meta`) or, where the dataset names no classes, on the first batch;
     a ground-truth label outside [0, C) is a ``DataError`` naming the image.
 
     Args:
@@ -97,6 +98,18 @@ class Accuracy(BaseMetric):
                  prefix: Optional[str] = None) -> None:
         super().__init__(collect_device=collect_device, prefix=prefix)
         self.topk = _check_topk(topk)
+
+    def check_dataset_meta(self, meta: dict, *, split: str = 'dataset',
+                           key: str = 'evaluator') -> None:
+        """ConfigError when the largest k exceeds the dataset's number of classes (``meta``'s
+        ``classes``); called by ``DatasetMetaCheckHook`` before the first batch."""
+        classes = meta.get('classes')
+        if classes is None or max(self.topk) <= len(classes):
+            return
+        fit = tuple(k for k in self.topk if k <= len(classes)) or (1,)
+        raise ConfigError(f'{key} Accuracy topk={self.topk}: top-{max(self.topk)} needs at '
+                          f'least {max(self.topk)} classes but the {split} has '
+                          f'{len(classes)}; set {key}.topk={fit if len(fit) > 1 else fit[0]}')
 
     def process(self, data_batch: Any, data_samples: Sequence[dict]) -> None:
         """Store the rank of the ground truth of each sample."""

@@ -73,6 +73,19 @@ def test_topk_larger_than_the_number_of_classes():
         topk_accuracy(SCORES, LABELS, (5,))
 
 
+def test_topk_checked_against_the_dataset_classes():
+    meta = dict(classes=('a', 'b', 'c'))
+    Accuracy(topk=(1, 3)).check_dataset_meta(meta)  # fits
+    Accuracy(topk=(1, 5)).check_dataset_meta({})  # no classes named: checked on the first batch
+    with pytest.raises(ConfigError, match=r'^val_evaluator Accuracy topk=\(1, 2, 5\): top-5 '
+                                          r'needs at least 5 classes but the val dataset has 3; '
+                                          r'set val_evaluator.topk=\(1, 2\)$'):
+        Accuracy(topk=(1, 2, 5)).check_dataset_meta(meta, split='val dataset',
+                                                    key='val_evaluator')
+    with pytest.raises(ConfigError, match=r'set evaluator.topk=1$'):
+        Accuracy(topk=5).check_dataset_meta(meta)
+
+
 def test_bad_arguments_and_samples():
     for bad in (0, (), (1, 1), (1, 2.5), True):
         with pytest.raises(ConfigError, match='topk'):
