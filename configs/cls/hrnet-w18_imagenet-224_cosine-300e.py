@@ -11,4 +11,6 @@ model = dict(
     backbone=dict(arch='w18'),
     loss=dict(type='CrossEntropyLoss', label_smoothing=0.1),
     train_cfg=dict(augments=[dict(type='Mixup', alpha=0.8), dict(type='CutMix', alpha=1.0)]))
-default_hooks = dict(checkpoint=dict(save_best='accuracy/top1', rule='greater'))
+# A checkpoint every epoch for --resume; the last 3 are kept, and the best (a W48 file with
+# its SGD momentum is ~0.6 GB, one per epoch otherwise).
+default_hooks = dict(checkpoint=dict(save_best='accuracy/top1', rule='greater', max_keep_ckpts=3))

@@ -9,4 +9,6 @@ _base_ = [
     '../_base_/default_runtime.py',
 ]
 model = dict(backbone=dict(arch='w44'))
-default_hooks = dict(checkpoint=dict(save_best='accuracy/top1', rule='greater'))
+# A checkpoint every epoch for --resume; the last 3 are kept, and the best (a W48 file with
+# its SGD momentum is ~0.6 GB, one per epoch otherwise).
+default_hooks = dict(checkpoint=dict(save_best='accuracy/top1', rule='greater', max_keep_ckpts=3))

@@ -17,4 +17,6 @@ param_scheduler = [
     dict(type='MultiStepLR', by_epoch=True, begin=0, end=210, milestones=[170, 200], gamma=0.1),
 ]
 auto_scale_lr = dict(base_batch_size=512)  # mmpose 8 x 64
-default_hooks = dict(checkpoint=dict(save_best='crowdpose/AP', rule='greater'))
+# A checkpoint every epoch for --resume; the last 3 are kept, and the best (each W32 pose file
+# with its Adam state is ~340 MB: 210 epochs would fill ~70 GB).
+default_hooks = dict(checkpoint=dict(save_best='crowdpose/AP', rule='greater', max_keep_ckpts=3))

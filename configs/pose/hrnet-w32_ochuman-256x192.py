@@ -12,6 +12,8 @@ _base_ = [
     '../_base_/default_runtime.py',
 ]
 model = dict(codec={{_base_.codec}})
+# If trained (on COCO, the base recipe): a checkpoint per epoch, the last 3 kept.
+default_hooks = dict(checkpoint=dict(max_keep_ckpts=3))
 data_root = 'data/ochuman/'
 val_dataloader = dict(
     dataset=dict(

@@ -9,4 +9,6 @@ _base_ = [
 ]
 model = dict(codec={{_base_.codec}})
 train_dataloader = dict(batch_size=32)  # per GPU, x 4 GPUs
-default_hooks = dict(checkpoint=dict(save_best='coco/AP', rule='greater'))
+# A checkpoint every epoch for --resume; the last 3 are kept, and the best (each W32 pose file
+# with its Adam state is ~340 MB: 210 epochs would fill ~70 GB).
+default_hooks = dict(checkpoint=dict(save_best='coco/AP', rule='greater', max_keep_ckpts=3))

@@ -9,5 +9,7 @@ _base_ = [
 ]
 model = dict(codec={{_base_.codec}})
 train_dataloader = dict(batch_size=24)  # per GPU, x 4 GPUs
-default_hooks = dict(checkpoint=dict(save_best='coco/AP', rule='greater'))
+# A checkpoint every epoch for --resume; the last 3 are kept, and the best (each W32 pose file
+# with its Adam state is ~340 MB: 210 epochs would fill ~70 GB).
+default_hooks = dict(checkpoint=dict(save_best='coco/AP', rule='greater', max_keep_ckpts=3))
 auto_scale_lr = dict(base_batch_size=96)  # official 24 x 4

@@ -36,5 +36,7 @@ train_dataloader = dict(
                                 mapping=aic_to_coco)]),
         ],
         pipeline={{_base_.train_pipeline}}))
-default_hooks = dict(checkpoint=dict(save_best='coco/AP', rule='greater'))
+# A checkpoint every epoch for --resume; the last 3 are kept, and the best (each W32 pose file
+# with its Adam state is ~340 MB: 210 epochs would fill ~70 GB).
+default_hooks = dict(checkpoint=dict(save_best='coco/AP', rule='greater', max_keep_ckpts=3))
 auto_scale_lr = dict(base_batch_size=96)  # official 24 x 4

@@ -122,6 +122,7 @@ def test_pose_mpii_matches_the_official_recipe_and_our_config():
     (bbox,) = _pipeline(cfg.train_dataloader.dataset.pipeline, 'RandomBBoxTransform')
     assert bbox.scale_factor == 0.25 and bbox.rotate_factor == 30
     assert cfg.default_hooks.checkpoint.save_best == 'mpii/Mean'
+    assert cfg.default_hooks.checkpoint.max_keep_ckpts == 3
     assert cfg.optim_wrapper.optimizer == dict(type='Adam', lr=0.001, weight_decay=0.0)
     assert cfg.auto_scale_lr.base_batch_size == 128
     model = MODELS.build(cfg.model)

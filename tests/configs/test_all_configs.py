@@ -88,3 +88,20 @@ def test_one_arch_option_switches_the_whole_model(config, arch, head_in, neck_in
     assert head.in_channels == head_in
     if neck_in is not None:
         assert model.neck.in_channels == neck_in
+
+
+@pytest.mark.parametrize('path', CONFIGS, ids=lambda p: str(p.relative_to(ROOT / 'configs')))
+def test_checkpoints_kept_stay_bounded(path):
+    """A full schedule keeps at most ~25 periodic checkpoints (plus the best): a 210-epoch pose
+    run saving every epoch used to keep all 210 (~70 GB for W32 with its Adam state)."""
+    cfg = Config.fromfile(str(path))
+    if 'train_cfg' not in cfg:
+        pytest.skip('no training schedule (a model fragment)')
+    ckpt = cfg.default_hooks.checkpoint
+    loop = cfg.train_cfg
+    length = loop.get('max_epochs') if ckpt.get('by_epoch', True) else loop.get('max_iters')
+    assert length, f'{path.name}: no schedule length for the checkpoint hook'
+    saved = length // ckpt.get('interval', 1)
+    keep = ckpt.get('max_keep_ckpts', -1)
+    assert (saved if keep is None or keep < 0 else min(saved, keep)) <= 25, (
+        f'{path.name}: {saved} periodic checkpoints, max_keep_ckpts={keep}')

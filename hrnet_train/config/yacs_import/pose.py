@@ -221,8 +221,10 @@ def _convert_pose(path: str, yc: CfgNode, extra: dict, data_root: Optional[str],
 
     # ---- runtime
     _common_runtime(cfg, yc, yc.AUTO_RESUME)
+    # A checkpoint per epoch, the last 3 kept (as configs/pose/*.py; the official code
+    # overwrites one checkpoint.pth), and the best.
     cfg['default_hooks']['checkpoint'].update(save_best='mpii/Mean' if mpii else 'coco/AP',
-                                              rule='greater')
+                                              rule='greater', max_keep_ckpts=3)
     cfg.update(data_root=root, input_size=input_size, codec=codec,
                train_pipeline=train_pipeline, val_pipeline=val_pipeline)
     return cfg
