@@ -1,7 +1,9 @@
 # Faster R-CNN, HRNetV2p-W48, with the official fork's conventions: for testing its released
 # faster_rcnn_hrnetv2p_w48_{1x,2x} checkpoints (the loader converts the box head) and for training
-# with its recipe (SGD 0.02 at 16 images, 500-iteration warm-up, grad clip 35 in the fork; here the
-# mmdet 1x schedule). COCO val2017 box AP of the fork: 40.9 (1x), 41.5 (2x)
+# with its model conventions. The schedule is mmdet 3.x's 1x (SGD 0.02 at 16 images, linear warm-up
+# from 0.001 over 500 iterations, no gradient clipping); the fork clipped gradients at norm 35 and
+# warmed up from 1/3 (optim_wrapper.clip_grad=dict(max_norm=35, norm_type=2) to follow it).
+# COCO val2017 box AP of the fork: 40.9 (1x), 41.5 (2x)
 # (HRNet/HRNet-Object-Detection README).
 _base_ = [
     '../_base_/models/faster-rcnn_hrnetv2p-w32_fork.py',

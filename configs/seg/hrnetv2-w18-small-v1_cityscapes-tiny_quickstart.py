@@ -1,7 +1,8 @@
 # Quick start: a few CPU iterations of HRNetV2-W18-Small-v1 on the one bundled Cityscapes frame
-# (data/cityscapes_tiny: a 256x128 copy; trained and evaluated on it), 128x256 crops, batch 2,
-# 30 iterations, evaluation at the end. Random init (no ImageNet weights), plain BN with
-# momentum 0.1 (the official 0.01 would leave the running statistics unsettled after 30 steps).
+# (data/cityscapes_tiny: a 256x128 (w x h) copy; trained and evaluated on it), 256x128 crops (the
+# whole frame), batch 2, 30 iterations, evaluation at the end. Random init (no ImageNet weights),
+# plain BN with momentum 0.1 (the official 0.01 would leave the running statistics unsettled
+# after 30 steps).
 #   python tools/train.py configs/seg/hrnetv2-w18-small-v1_cityscapes-tiny_quickstart.py
 # prints the per-class IoU table with aAcc / mIoU / mAcc and writes the coloured prediction and
 # its overlay to work_dirs/<this config>/vis/val_iter30/ (SegVisualizationHook).

@@ -1,4 +1,5 @@
-# COCO 2017 person keypoints, top-down, 256x192 input (official recipe, REFERENCE §3.1).
+# COCO 2017 person keypoints, top-down, 256x192 input (the official recipe,
+# leoxiaobin/deep-high-resolution-net.pytorch).
 # Layout under data_root (the one path to edit; every file below is relative to it):
 #   {train2017,val2017}/*.jpg, annotations/person_keypoints_{train,val}2017.json,
 #   person_detection_results/COCO_val2017_detections_AP_H_56_person.json

@@ -1,5 +1,5 @@
 # Faster R-CNN on HRNetV2p-W32 with the official fork's conventions (HRNet/HRNet-Object-Detection,
-# an mmdetection 0.6 fork: configs/hrnet/faster_rcnn_hrnetv2p_w32_1x.py; REFERENCE §3.8), for
+# an mmdetection 0.6 fork: configs/hrnet/faster_rcnn_hrnetv2p_w32_1x.py), for
 # evaluating its released checkpoints with the numbers it reports. The checkpoint loader converts
 # the fork's box head (background first -> last, 324 -> 320 regression rows); `legacy=True`
 # switches the box conventions: +1 widths and heights (coder, IoU, RoI levels), integer base

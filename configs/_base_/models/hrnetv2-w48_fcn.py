@@ -18,7 +18,8 @@ model = dict(
         upsample_mode='bilinear',
         align_corners=False,
         norm_cfg=norm_cfg,
-        # Official ImageNet weights (REFERENCE 2.3); a missing file fails at init_weights.
+        # Official ImageNet weights (HRNet/HRNet-Image-Classification); a missing file fails at
+        # init_weights.
         init_cfg=dict(type='Pretrained',
                       checkpoint='pretrained_models/hrnetv2_w48_imagenet_pretrained.pth')),
     # Channels follow the backbone: the neck gets (C, 2C, 4C, 8C), the head 15C (720 for W48),

@@ -24,7 +24,7 @@ model = dict(
         upsample_mode='bilinear',
         align_corners=True,
         norm_cfg=norm_cfg,
-        # MODEL.PRETRAINED of the OCR YAMLs (REFERENCE 2.3); a missing file fails at init_weights.
+        # MODEL.PRETRAINED of the OCR YAMLs; a missing file fails at init_weights.
         init_cfg=dict(type='Pretrained',
                       checkpoint='pretrained_models/hrnetv2_w48_imagenet_pretrained.pth')),
     neck=dict(type='HRNetV2Concat', align_corners=True),

@@ -14,5 +14,5 @@ val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')
 
 # default_hooks / log_processor live in default_runtime.py (bases may not share keys): every
-# experiment on this schedule sets checkpoint by_epoch=False, interval 4000, and
-# log_processor by_epoch=False itself.
+# experiment on this schedule sets checkpoint by_epoch=False with an iteration interval equal to
+# its val_interval (4000 for the 120k Cityscapes schedule), and log_processor by_epoch=False.
