@@ -14,5 +14,5 @@ def data_root_hint(path: str, data_root: str | None) -> str:
     """
     if not data_root or not path.startswith(os.path.join(data_root, '')):
         return ''
-    return (f" (a relative path is joined to data_root '{data_root}': give it relative to "
-            'data_root, or absolute)')
+    return (f" (relative paths in a dataset config are joined to data_root '{data_root}': "
+            'give them relative to it, or absolute)')

@@ -21,7 +21,7 @@ CITYSCAPES = osp.join(REPO, 'data', 'cityscapes_tiny')
 
 def test_hint_only_when_data_root_was_joined():
     assert data_root_hint('data/x/data/x/a.json', 'data/x').startswith(
-        " (a relative path is joined to data_root 'data/x'")
+        " (relative paths in a dataset config are joined to data_root 'data/x'")
     assert data_root_hint('data/x/a.json', 'data/x') != ''  # joined, whatever the rest says
     assert data_root_hint('/abs/a.json', 'data/x') == ''
     assert data_root_hint('data/xy/a.json', 'data/x') == ''  # a prefix of the name is not a join

@@ -4,7 +4,7 @@
         [--speed] [--threads N] [--speed-budget SECONDS]
 
 The page in the repository is ``python tools/analysis/model_zoo.py --speed --threads 2 --out
-docs/model_zoo.md`` (about 10 minutes on 2 cores); the default ``--out`` leaves it alone.
+docs/model_zoo.md`` (17 minutes on a 2-core EPYC); the default ``--out`` leaves it alone.
 
 For every config under ``configs/{pose,seg,det,cls}/`` (``_base_`` skipped; the quickstarts in a
 table of their own), or only ``--configs``:
