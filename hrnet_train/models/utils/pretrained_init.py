@@ -17,7 +17,7 @@ from mmengine.model.weight_init import update_init_info
 from hrnet_train.registry import WEIGHT_INITIALIZERS
 from hrnet_train.utils.errors import ConfigError
 
-from .official_weights import load_checkpoint
+from .official_weights import REMOTE_PREFIXES, load_checkpoint
 
 
 @WEIGHT_INITIALIZERS.register_module()
@@ -50,7 +50,8 @@ class Pretrained:
         self.wholemodule = False  # set by mmengine's initialize(); unused, as in PretrainedInit
 
     def __call__(self, module: nn.Module) -> None:
-        if '://' not in self.checkpoint and not os.path.isfile(self.checkpoint):
+        # A local file (not a REMOTE_PREFIXES name, which the loader downloads) must exist.
+        if not self.checkpoint.startswith(REMOTE_PREFIXES) and not os.path.isfile(self.checkpoint):
             raise FileNotFoundError(
                 f'init_cfg Pretrained: checkpoint file not found: {self.checkpoint} (put the '
                 'weights there, point init_cfg.checkpoint at them: a path, a URL or an '
